@@ -1,0 +1,128 @@
+"""The ``browserml`` command: convert models, list them (and, later, serve them).
+
+Heavy conversion packages are imported only by ``convert``, so a serving
+install (the light dependency set) can still list models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DEFAULT_ROOT = Path.cwd()
+
+
+def _convert(args: argparse.Namespace) -> int:
+    try:
+        from convert.errors import ConversionError
+        from convert.pipeline import convert_model
+        from convert.recipe import list_recipes, load_recipe
+    except ImportError as err:
+        print(
+            f"error: the conversion packages are not installed ({err}). "
+            "Run: pip install -c requirements/constraints.txt -e '.[convert]'",
+            file=sys.stderr,
+        )
+        return 2
+    root = Path(args.root)
+    names = list_recipes(root) if args.all else args.names
+    if not names:
+        print("error: name at least one model, or pass --all. Known: " + ", ".join(list_recipes(root)), file=sys.stderr)
+        return 2
+    failed = []
+    for name in names:
+        try:
+            outcome = convert_model(load_recipe(name, root), root, Path(args.models_dir), force=args.force)
+        except ConversionError as err:
+            print(f"error: {name}: {err}", file=sys.stderr)
+            failed.append(name)
+            continue
+        if not outcome.passed:
+            reasons = "; ".join(
+                f"{v['file']}: {', '.join(v['gates']['reasons'])}" for v in outcome.manifest["variants"]
+            )
+            print(
+                f"error: {name}: no variant passed its gates ({reasons}). See {outcome.version_dir / 'report.md'}; "
+                "relax the gates in the recipe only if the numbers are acceptable.",
+                file=sys.stderr,
+            )
+            failed.append(name)
+            continue
+        what = "unchanged" if outcome.reused else "new"
+        print(f"{name}: version {outcome.version_dir.name} ({what}); passing variants: {', '.join(outcome.passed)}")
+    return 1 if failed else 0
+
+
+def _models_list(args: argparse.Namespace) -> int:
+    from app.manifest import ManifestError, load_manifest
+
+    models_dir = Path(args.models_dir)
+    rows = []
+    for manifest_path in sorted(models_dir.glob("*/*/manifest.json")):
+        try:
+            manifest = load_manifest(manifest_path)
+        except ManifestError as err:
+            print(f"warning: skipping {manifest_path.parent}: {err}", file=sys.stderr)
+            continue
+        rows.append(manifest)
+    if args.json:
+        print(json.dumps([_summary(m) for m in rows], indent=2))
+        return 0
+    if not rows:
+        print(f"no models in {models_dir}; run: browserml convert --all")
+        return 0
+    rows.sort(key=lambda m: (m["name"], m["version"]))
+    print(f"{'model':<15} {'ver':>3}  {'task':<20} {'variant':<17} {'bytes':>12}  {'backends':<20} gates")
+    for m in rows:
+        for v in m["variants"]:
+            gate = "pass" if v["gates"]["passed"] else "rejected: " + "; ".join(v["gates"]["reasons"])
+            print(
+                f"{m['name']:<15} {m['version']:>3}  {m['task']:<20} {v['file']:<17} {v['bytes']:>12,}  "
+                f"{','.join(v['backends']):<20} {gate}"
+            )
+    return 0
+
+
+def _summary(manifest: dict) -> dict:
+    return {
+        "name": manifest["name"],
+        "version": manifest["version"],
+        "task": manifest["task"],
+        "recommended": manifest["recommended"],
+        "variants": [
+            {"file": v["file"], "bytes": v["bytes"], "backends": v["backends"], "passed": v["gates"]["passed"]}
+            for v in manifest["variants"]
+        ],
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="browserml", description="Browser-first machine learning.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    convert = sub.add_parser("convert", help="convert catalog recipes into verified ONNX variants")
+    convert.add_argument("names", nargs="*", help="recipe names (models/catalog/<name>.toml)")
+    convert.add_argument("--all", action="store_true", help="convert every recipe in the catalog")
+    convert.add_argument("--force", action="store_true", help="build a new version even if nothing changed")
+    convert.add_argument("--models-dir", default="models", help="where versions are written (default: models)")
+    convert.add_argument("--root", default=str(DEFAULT_ROOT), help="project root holding models/catalog")
+    convert.set_defaults(func=_convert)
+
+    models = sub.add_parser("models", help="inspect converted models")
+    models_sub = models.add_subparsers(dest="models_command", required=True)
+    listing = models_sub.add_parser("list", help="each model, its versions, variants, sizes and gates")
+    listing.add_argument("--models-dir", default="models")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.set_defaults(func=_models_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

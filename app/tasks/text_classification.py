@@ -1,0 +1,32 @@
+"""Text classification: text in, the top-k labels with scores out.
+
+Scoring is shared with image classification (``classify``): ``postprocess``
+holds ``labels``, ``top_k``, ``confidence_threshold`` and ``activation``. The
+catalog's sentiment model already outputs probabilities, so its manifest says
+``activation = "none"``. ``fallback`` is null here; the host fills it in when
+it answers for a client that could not run the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from app.tasks.image_classification import classify
+from app.tasks.tokenization import TextBatch, prepare_texts
+
+
+def prepare(sample: str | Sequence[str], manifest: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], TextBatch]:
+    """Tokenize a string or a list of strings into the model's feeds."""
+    return prepare_texts(sample, manifest)
+
+
+def finish(outputs: Sequence[np.ndarray], context: TextBatch, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """Scores ``[batch, classes]`` -> one result for a string, ``{"results": [...]}`` for a list."""
+    post = manifest["postprocess"]
+    scores = np.asarray(outputs[0])
+    rows = scores.reshape(scores.shape[0], -1) if scores.ndim > 1 else scores.reshape(1, -1)
+    results = [{**classify(row, post), "fallback": None} for row in rows]
+    return results[0] if context.single else {"results": results}

@@ -1,0 +1,1 @@
+"""browserml conversion pipeline: recipes in, verified ONNX variants and manifests out."""

@@ -1,0 +1,1 @@
+"""PyTorch definitions of networks whose pretrained weights ship without model code."""

@@ -1,0 +1,277 @@
+"""One model through the whole pipeline: source -> ONNX -> variants -> evaluation ->
+gates -> a new version folder with manifest.json and report.md.
+
+Converting again with nothing changed (same recipe, same source packages, same
+converter versions: the *fingerprint*) reuses the existing version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import onnx
+
+from app.manifest import validate_manifest
+from app.tasks.contracts import CONTRACTS
+from convert import datasets, evaluate, gates, variants
+from convert.errors import ConversionError
+from convert.opcheck import check_browser_ops, suitable_backends
+from convert.packages import package_version, sha256_file
+from convert.progress import Progress
+from convert.recipe import Recipe, load_recipe
+from convert.report import write_report
+from convert.sources import load_source
+from convert.versions import find_same, next_version
+
+PIPELINE_VERSION = "1"
+# Converter packages whose version changes the produced bytes.
+TOOLCHAIN = ("onnx", "onnxruntime", "tf2onnx", "tensorflow-cpu", "torch", "transformers", "skl2onnx",
+             "onnxconverter-common", "scikit-learn", "numpy")
+VARIANT_FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx", "fp16": "model.fp16.onnx"}
+
+
+@dataclass
+class Outcome:
+    """What ``convert_model`` did: the version folder and whether it was reused."""
+
+    name: str
+    version_dir: Path
+    reused: bool
+    manifest: dict[str, Any]
+
+    @property
+    def passed(self) -> list[str]:
+        return [v["file"] for v in self.manifest["variants"] if v["gates"]["passed"]]
+
+
+def fingerprint(recipe: Recipe, root: Path) -> str:
+    """Hash of everything the produced bytes depend on (recipe, source packages, toolchain)."""
+    digest = hashlib.sha256()
+    digest.update(f"pipeline {PIPELINE_VERSION}\n".encode())
+    digest.update(recipe.sha256.encode())
+    for package in sorted(_source_packages(recipe, root)):
+        digest.update(f"{package}=={package_version(package)}\n".encode())
+    for package in TOOLCHAIN:
+        digest.update(f"{package}=={package_version(package)}\n".encode())
+    for part in recipe.source.get("parts", []):
+        if "recipe" in part:
+            digest.update(load_recipe(part["recipe"], root).sha256.encode())
+    return digest.hexdigest()
+
+
+def _source_packages(recipe: Recipe, root: Path) -> set[str]:
+    packages = {recipe.source["package"]} if "package" in recipe.source else set()
+    for part in recipe.source.get("parts", []):
+        if "recipe" in part:
+            packages |= _source_packages(load_recipe(part["recipe"], root), root)
+        if "package" in part:
+            packages.add(part["package"])
+    for split in recipe.data.values():
+        packages.update(split.get("packages", []))
+    return packages
+
+
+def contract(recipe: Recipe, labels: list[str]) -> dict[str, Any]:
+    """The manifest's contract part: what goes in and out of the graph and the task."""
+    post = dict(recipe.postprocess)
+    if labels:
+        post["labels"] = labels
+    return {
+        "task": recipe.task,
+        "inputs": [t.as_dict() for t in recipe.inputs],
+        "outputs": [t.as_dict() for t in recipe.outputs],
+        "request": CONTRACTS[recipe.task]["request"],
+        "response": CONTRACTS[recipe.task]["response"],
+        "preprocess": dict(recipe.preprocess),
+        "postprocess": post,
+    }
+
+
+def resolve_labels(recipe: Recipe) -> list[str]:
+    """Labels listed in the recipe, or produced by a named provider (``labels.provider``)."""
+    if "values" in recipe.labels:
+        return list(recipe.labels["values"])
+    if recipe.labels.get("provider") == "imagenet-1k":
+        from convert.labels import imagenet_labels
+
+        return imagenet_labels()
+    if recipe.labels:
+        raise ConversionError(
+            f"{recipe.path.name}.labels must hold 'values = [...]' or 'provider = \"imagenet-1k\"'."
+        )
+    return []
+
+
+def for_evaluation(manifest: dict[str, Any], work: Path) -> dict[str, Any]:
+    """The contract with file references (the tokenizer) resolved inside ``work``."""
+    resolved = json.loads(json.dumps(manifest))
+    if "tokenizer" in resolved["preprocess"]:
+        resolved["preprocess"]["tokenizer_path"] = str(work / resolved["preprocess"]["tokenizer"])
+    return resolved
+
+
+def convert_model(recipe: Recipe, root: Path, models_dir: Path, force: bool = False) -> Outcome:
+    """Convert one recipe into a new version (or reuse an identical one)."""
+    print_ = Progress(recipe.name, 8)
+    fp = fingerprint(recipe, root)
+    if not force:
+        same = find_same(models_dir, recipe.name, fp)
+        if same is not None:
+            manifest = json.loads((same / "manifest.json").read_text())
+            print_.note(f"up to date: version {same.name} was built from the same recipe and packages")
+            return Outcome(recipe.name, same, True, manifest)
+
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=models_dir, prefix=f".{recipe.name}-") as tmp:
+        work = Path(tmp)
+        with print_.step(f"load {recipe.source['format']} source and convert to ONNX"):
+            source = load_source(recipe)
+        with print_.step("optimise the fp32 graph"):
+            fp32 = variants.optimize_fp32(source.model)
+        for asset, path in source.assets.items():
+            shutil.copyfile(path, work / asset)
+        base = contract(recipe, resolve_labels(recipe))
+        eval_manifest = for_evaluation(base, work)
+        with print_.step("load calibration and evaluation data"):
+            calibration = evaluate.prepare(datasets.load(recipe.data["calibration"]["dataset"], "calibration"), eval_manifest)
+            evaluation = evaluate.prepare(datasets.load(recipe.data["evaluation"]["dataset"], "evaluation"), eval_manifest)
+            print_.note(f"{len(calibration)} calibration and {len(evaluation)} evaluation samples")
+        with print_.step(f"run the source model ({source.framework}) on the evaluation data"):
+            reference = evaluate.run_all(source.reference, evaluation)
+            source_metrics = evaluate.task_metrics(reference, evaluation, eval_manifest)
+        built: dict[str, onnx.ModelProto] = {"fp32": fp32}
+        with print_.step("build the int8 and fp16 variants"):
+            if "int8" in recipe.precisions:
+                if recipe.int8_method == "static-qdq":
+                    built["int8"] = variants.quantize_static_qdq(fp32, [p.feeds for p in calibration])
+                else:
+                    built["int8"] = variants.quantize_dynamic_matmul(fp32)
+            if "fp16" in recipe.precisions:
+                built["fp16"] = variants.convert_fp16(fp32)
+        entries = []
+        with print_.step("evaluate every variant against the source model"):
+            for precision, model in built.items():
+                entries.append(_evaluate_variant(precision, model, recipe, work, evaluation, reference, eval_manifest, print_))
+        with print_.step("apply the gates and pick a variant per backend"):
+            for entry in entries:
+                entry["gates"] = gates.judge(entry["precision"], entry["bytes"], entry["metrics"], recipe.gates)
+                status = "pass" if entry["gates"]["passed"] else "REJECTED (" + "; ".join(entry["gates"]["reasons"]) + ")"
+                print_.note(f"{entry['file']}: {entry['bytes']:,} bytes, {status}")
+        version = next_version(models_dir, recipe.name)
+        manifest = _manifest(recipe, version, fp, source, base, entries, calibration, evaluation, source_metrics, work)
+        with print_.step(f"write version {version}: manifest.json and report.md"):
+            validate_manifest(manifest)
+            (work / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+            write_report(manifest, work)
+            target = models_dir / recipe.name / str(version)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            work.rename(target)
+            work.mkdir()  # let TemporaryDirectory clean up an empty folder
+    return Outcome(recipe.name, target, False, manifest)
+
+
+def _evaluate_variant(
+    precision: str,
+    model: onnx.ModelProto,
+    recipe: Recipe,
+    work: Path,
+    evaluation: list[evaluate.Prepared],
+    reference: list[list[Any]],
+    eval_manifest: dict[str, Any],
+    print_: Progress,
+) -> dict[str, Any]:
+    path = work / VARIANT_FILES[precision]
+    onnx.save(model, path)
+    data = path.read_bytes()
+    run = evaluate.ort_runner(data, threads=1)
+    outputs = evaluate.run_all(run, evaluation)
+    metrics = evaluate.agreement_metrics(reference, outputs, evaluation, eval_manifest)
+    metrics.update(evaluate.task_metrics(outputs, evaluation, eval_manifest))
+    latency = {
+        "threads_1": evaluate.median_latency_ms(run, evaluation[0].feeds),
+        "threads_2": evaluate.median_latency_ms(evaluate.ort_runner(data, threads=2), evaluation[0].feeds),
+    }
+    ops = check_browser_ops(model)
+    entry: dict[str, Any] = {
+        "file": path.name,
+        "precision": precision,
+        "bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "backends": suitable_backends(precision, ops),
+        "operators": ops.op_types,
+        "metrics": {k: round(float(v), 6) for k, v in metrics.items()},
+        "latency_ms": latency,
+        "gates": {"passed": False, "reasons": ["not judged yet"]},
+    }
+    if precision == "int8":
+        entry["quantization"] = recipe.int8_method
+    if ops.problems:
+        entry["browser_problems"] = ops.problems
+    summary = ", ".join(f"{k} {v:.4g}" for k, v in entry["metrics"].items())
+    print_.note(f"{path.name}: {summary}; {latency['threads_1']} ms (1 thread)")
+    return entry
+
+
+def _manifest(
+    recipe: Recipe,
+    version: int,
+    fp: str,
+    source: Any,
+    base: dict[str, Any],
+    entries: list[dict[str, Any]],
+    calibration: list[evaluate.Prepared],
+    evaluation: list[evaluate.Prepared],
+    source_metrics: dict[str, float],
+    work: Path,
+) -> dict[str, Any]:
+    client = {
+        "max_client_bytes": int(recipe.client.get("max_client_bytes", 50_000_000)),
+        "server_only": bool(recipe.client.get("server_only", False)),
+    }
+    if "min_device_memory_gb" in recipe.client:
+        client["min_device_memory_gb"] = recipe.client["min_device_memory_gb"]
+    return {
+        "schema_version": 1,
+        "name": recipe.name,
+        "version": version,
+        "description": recipe.description,
+        "created": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "licence": recipe.licence,
+        "fingerprint": fp,
+        "source": {
+            "format": recipe.source["format"],
+            "framework": source.framework,
+            **({"package": recipe.source["package"], "package_version": package_version(recipe.source["package"])}
+               if "package" in recipe.source else {}),
+            "files": [{"file": _display_path(p), "sha256": sha256_file(p)} for p in source.files],
+        },
+        **base,
+        "variants": entries,
+        "recommended": gates.recommend(entries, client),
+        "client": client,
+        "fallback": dict(recipe.fallback),
+        "assets": [
+            {"file": a, "bytes": (work / a).stat().st_size, "sha256": sha256_file(work / a)} for a in sorted(source.assets)
+        ],
+        "evaluation": {
+            "calibration": {**recipe.data["calibration"], "samples": len(calibration)},
+            "evaluation": {**recipe.data["evaluation"], "samples": len(evaluation)},
+            "source_metrics": {k: round(float(v), 6) for k, v in source_metrics.items()},
+        },
+        "report": "report.md",
+    }
+
+
+def _display_path(path: Path) -> str:
+    """A source file named relative to site-packages (no machine-specific prefix)."""
+    parts = path.parts
+    if "site-packages" in parts:
+        return "/".join(parts[parts.index("site-packages") + 1 :])
+    return path.name

@@ -1,0 +1,174 @@
+"""Recipes: models/catalog/<name>.toml, parsed and checked field by field.
+
+A recipe says where a model comes from (a registry package and the file inside
+it), what task it serves, how inputs are pre- and post-processed, which data
+calibrates and evaluates it, and which gates each variant must pass. Every
+error names the field and what is allowed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.tasks import TASKS
+from convert.errors import ConversionError
+
+SOURCE_FORMATS = ("tflite", "keras", "pytorch", "sklearn", "onnx", "compose")
+PRECISIONS = ("fp32", "int8", "fp16")
+INT8_METHODS = ("static-qdq", "dynamic")
+TOP_LEVEL = {
+    "name", "task", "description", "licence", "source", "inputs", "outputs", "preprocess",
+    "postprocess", "labels", "data", "variants", "gates", "client", "fallback",
+}
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One model input or output: dims are ints or names of dynamic axes."""
+
+    name: str
+    dtype: str
+    shape: list[int | str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape)}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A parsed, checked recipe. ``raw`` keeps the TOML tables for the manifest."""
+
+    name: str
+    task: str
+    path: Path
+    sha256: str
+    licence: str
+    description: str
+    source: dict[str, Any]
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+    preprocess: dict[str, Any]
+    postprocess: dict[str, Any]
+    labels: dict[str, Any]
+    data: dict[str, Any]
+    precisions: list[str]
+    int8_method: str
+    gates: dict[str, Any]
+    client: dict[str, Any]
+    fallback: dict[str, Any]
+    raw: dict[str, Any] = field(repr=False)
+
+
+def catalog_dir(root: Path) -> Path:
+    return root / "models" / "catalog"
+
+
+def list_recipes(root: Path) -> list[str]:
+    """Names of every recipe in the catalog, sorted."""
+    return sorted(p.stem for p in catalog_dir(root).glob("*.toml"))
+
+
+def load_recipe(name_or_path: str | Path, root: Path) -> Recipe:
+    """Load a catalog recipe by name (or a path to a .toml file) and check every field."""
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        path = catalog_dir(root) / f"{name_or_path}.toml"
+    if not path.is_file():
+        known = ", ".join(list_recipes(root)) or "none"
+        raise ConversionError(
+            f"unknown recipe {str(name_or_path)!r}: no file {path}. Known recipes: {known}. "
+            "Add models/catalog/<name>.toml to define a new one."
+        )
+    data = path.read_bytes()
+    try:
+        raw = tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConversionError(f"{path}: not valid TOML ({err}); fix the syntax.") from None
+    return _check(raw, path, hashlib.sha256(data).hexdigest())
+
+
+def _need(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if key not in table:
+        raise ConversionError(f"{where}.{key} is missing; it is required.")
+    value = table[key]
+    if not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ConversionError(f"{where}.{key} is {value!r}; expected a {names}.")
+    return value
+
+
+def _choice(value: Any, allowed: tuple[str, ...], where: str) -> str:
+    if value not in allowed:
+        raise ConversionError(f"{where} is {value!r}; allowed: {', '.join(allowed)}.")
+    return str(value)
+
+
+def _tensors(raw: dict[str, Any], key: str, where: str) -> list[TensorSpec]:
+    specs = []
+    for i, item in enumerate(_need(raw, key, list, where)):
+        at = f"{where}.{key}[{i}]"
+        shape = _need(item, "shape", list, at)
+        if not all(isinstance(d, (int, str)) for d in shape):
+            raise ConversionError(f"{at}.shape is {shape!r}; use ints and names of dynamic axes.")
+        dtype = _choice(_need(item, "dtype", str, at), ("float32", "int64", "int32", "uint8"), f"{at}.dtype")
+        specs.append(TensorSpec(_need(item, "name", str, at), dtype, shape))
+    return specs
+
+
+def _check(raw: dict[str, Any], path: Path, digest: str) -> Recipe:
+    where = path.name
+    unknown = sorted(set(raw) - TOP_LEVEL)
+    if unknown:
+        raise ConversionError(
+            f"{where}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(TOP_LEVEL))}."
+        )
+    name = _need(raw, "name", str, where)
+    if name != path.stem:
+        raise ConversionError(f"{where}: name is {name!r} but the file is {path.name}; make them equal.")
+    task = _choice(_need(raw, "task", str, where), tuple(sorted(TASKS)), f"{where}.task")
+    source = _need(raw, "source", dict, where)
+    _choice(_need(source, "format", str, f"{where}.source"), SOURCE_FORMATS, f"{where}.source.format")
+    variants = raw.get("variants", {})
+    precisions = variants.get("precisions", list(PRECISIONS))
+    for p in precisions:
+        _choice(p, PRECISIONS, f"{where}.variants.precisions[]")
+    if "fp32" not in precisions:
+        raise ConversionError(f"{where}.variants.precisions must include 'fp32' (the reference variant).")
+    int8_method = _choice(variants.get("int8", "static-qdq"), INT8_METHODS, f"{where}.variants.int8")
+    gates = _need(raw, "gates", dict, where)
+    max_bytes = _need(gates, "max_bytes", dict, f"{where}.gates")
+    for p in precisions:
+        _need(max_bytes, p, int, f"{where}.gates.max_bytes")
+    for key in ("min", "max"):
+        for metric, bound in gates.get(key, {}).items():
+            if not isinstance(bound, (int, float)):
+                raise ConversionError(f"{where}.gates.{key}.{metric} is {bound!r}; expected a number.")
+    data = _need(raw, "data", dict, where)
+    for split in ("calibration", "evaluation"):
+        table = _need(data, split, dict, f"{where}.data")
+        _need(table, "dataset", str, f"{where}.data.{split}")
+    return Recipe(
+        name=name,
+        task=task,
+        path=path,
+        sha256=digest,
+        licence=_need(raw, "licence", str, where),
+        description=raw.get("description", ""),
+        source=source,
+        inputs=_tensors(raw, "inputs", where),
+        outputs=_tensors(raw, "outputs", where),
+        preprocess=_need(raw, "preprocess", dict, where),
+        postprocess=_need(raw, "postprocess", dict, where),
+        labels=raw.get("labels", {}),
+        data=data,
+        precisions=list(precisions),
+        int8_method=int8_method,
+        gates=gates,
+        client=raw.get("client", {}),
+        fallback=raw.get("fallback", {}),
+        raw=raw,
+    )
