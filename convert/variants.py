@@ -38,7 +38,47 @@ def optimize_fp32(model: onnx.ModelProto) -> onnx.ModelProto:
         ort.InferenceSession(str(src), options, providers=["CPUExecutionProvider"])
         optimized = onnx.load(dst)
     _strip_metadata(optimized)
-    return optimized
+    return canonical_names(optimized)
+
+
+def canonical_names(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Rename nodes, weights and intermediate tensors by their position in the graph.
+
+    Converters number their names with process-wide counters (tf2onnx's
+    ``const_fold_opt__179`` one run, ``__181`` the next), which would change the
+    bytes and the sha256 of an otherwise identical model. Graph inputs and
+    outputs keep their names: they are the contract.
+    """
+    graph = model.graph
+    keep = {v.name for v in graph.input} | {v.name for v in graph.output} | {""}
+    initializers = {t.name for t in graph.initializer}
+    mapping: dict[str, str] = {}
+    for node in graph.node:
+        for name in node.input:
+            if name in initializers and name not in mapping and name not in keep:
+                mapping[name] = f"w{len(mapping)}"
+        for name in node.output:
+            if name not in keep and name not in mapping:
+                mapping[name] = f"t{len(mapping)}"
+    for index, node in enumerate(graph.node):
+        node.name = f"{node.op_type}_{index}"
+        node.input[:] = [mapping.get(n, n) for n in node.input]
+        node.output[:] = [mapping.get(n, n) for n in node.output]
+    for tensor in graph.initializer:
+        tensor.name = mapping.get(tensor.name, tensor.name)
+    order = {name: i for i, name in enumerate(mapping.values())}
+    weights = sorted(graph.initializer, key=lambda t: order.get(t.name, len(order)))
+    del graph.initializer[:]
+    graph.initializer.extend(weights)
+    for value in [*graph.value_info, *graph.input]:
+        value.name = mapping.get(value.name, value.name)
+    # ONNX Runtime's saver declares every domain it knows (com.microsoft among them):
+    # keep only the ones the graph uses.
+    used = {n.domain for n in graph.node} | {""}
+    imports = [o for o in model.opset_import if o.domain in used]
+    del model.opset_import[:]
+    model.opset_import.extend(imports)
+    return model
 
 
 class _FeedsReader:

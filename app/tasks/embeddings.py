@@ -35,7 +35,7 @@ def l2_normalize(vectors: np.ndarray, eps: float = 1e-12) -> np.ndarray:
 
 
 def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
-    """Cosine similarity of two vectors (a float) or of two batches ``[N, D] x [M, D]`` -> ``[N, M]``."""
+    """Cosine of two vectors (a float), or of batches ``[N, D]`` and ``[M, D]`` (``[N, M]``)."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if a.ndim == 1 and b.ndim == 1:
@@ -43,15 +43,21 @@ def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
     return l2_normalize(np.atleast_2d(a)).astype(np.float64) @ l2_normalize(np.atleast_2d(b)).T
 
 
-def prepare(sample: str | Sequence[str], manifest: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], TextBatch]:
+def prepare(
+    sample: str | Sequence[str], manifest: Mapping[str, Any]
+) -> tuple[dict[str, np.ndarray], TextBatch]:
     """Tokenize a string or a list of strings into the model's feeds."""
     return prepare_texts(sample, manifest)
 
 
-def finish(outputs: Sequence[np.ndarray], context: TextBatch, manifest: Mapping[str, Any]) -> dict[str, Any]:
-    """First output -> ``{"embedding": [...]}`` for one string, ``{"embeddings": [[...], ...]}`` for a list."""
+def finish(
+    outputs: Sequence[np.ndarray], context: TextBatch, manifest: Mapping[str, Any]
+) -> dict[str, Any]:
+    """First output -> ``{"embedding": [...]}`` (a string) or ``{"embeddings": [...]}`` (a list)."""
     out = np.asarray(outputs[0], dtype=np.float32)
-    vectors = mean_pool(out, context.attention_mask) if out.ndim == 3 else out.reshape(out.shape[0], -1)
+    vectors = (
+        mean_pool(out, context.attention_mask) if out.ndim == 3 else out.reshape(out.shape[0], -1)
+    )
     if manifest.get("postprocess", {}).get("normalize", True):
         vectors = l2_normalize(vectors)
     rows = [[float(v) for v in row] for row in vectors]

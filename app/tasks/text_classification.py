@@ -18,12 +18,16 @@ from app.tasks.image_classification import classify
 from app.tasks.tokenization import TextBatch, prepare_texts
 
 
-def prepare(sample: str | Sequence[str], manifest: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], TextBatch]:
+def prepare(
+    sample: str | Sequence[str], manifest: Mapping[str, Any]
+) -> tuple[dict[str, np.ndarray], TextBatch]:
     """Tokenize a string or a list of strings into the model's feeds."""
     return prepare_texts(sample, manifest)
 
 
-def finish(outputs: Sequence[np.ndarray], context: TextBatch, manifest: Mapping[str, Any]) -> dict[str, Any]:
+def finish(
+    outputs: Sequence[np.ndarray], context: TextBatch, manifest: Mapping[str, Any]
+) -> dict[str, Any]:
     """Scores ``[batch, classes]`` -> one result for a string, ``{"results": [...]}`` for a list."""
     post = manifest["postprocess"]
     scores = np.asarray(outputs[0])

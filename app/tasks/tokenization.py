@@ -56,7 +56,9 @@ def load_tokenizer(path: str | Path, max_length: int = DEFAULT_MAX_LENGTH) -> To
     Cached per (resolved path, max_length); callers must not reconfigure it.
     """
     if max_length < 2:
-        raise ValueError(f"max_length must be at least 2 (room for [CLS] and [SEP]), got {max_length}")
+        raise ValueError(
+            f"max_length must be at least 2 (room for [CLS] and [SEP]), got {max_length}"
+        )
     resolved = Path(path).expanduser().resolve()
     if not resolved.is_file():
         raise FileNotFoundError(f"tokenizer file not found: {resolved}")
@@ -111,7 +113,9 @@ def text_feeds(texts: Sequence[str], manifest: Mapping[str, Any]) -> dict[str, n
     return feeds
 
 
-def prepare_texts(sample: str | Sequence[str], manifest: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], TextBatch]:
+def prepare_texts(
+    sample: str | Sequence[str], manifest: Mapping[str, Any]
+) -> tuple[dict[str, np.ndarray], TextBatch]:
     """The shared ``prepare`` of the text tasks: a string or a list of strings -> feeds, context."""
     texts, single = as_texts(sample)
     feeds = text_feeds(texts, manifest)

@@ -75,10 +75,18 @@ def source_archive(cache: Path | None = None) -> Path:
         return path
     cache.mkdir(parents=True, exist_ok=True)
     command = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-        f"vaderSentiment=={VERSION}", "-d", str(cache),
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--no-binary",
+        ":all:",
+        f"vaderSentiment=={VERSION}",
+        "-d",
+        str(cache),
     ]
-    result = subprocess.run(command, capture_output=True, text=True)
+    result = subprocess.run(command, check=False, capture_output=True, text=True)
     if result.returncode != 0 or not path.is_file():
         tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
         raise ConversionError(
@@ -123,7 +131,9 @@ def parse(text: str, domain: str) -> list[Snippet]:
             continue
         parts = line.split("\t", 2)
         if len(parts) != 3:
-            raise ConversionError(f"{DOMAINS[domain]} line {number}: expected id<TAB>rating<TAB>text")
+            raise ConversionError(
+                f"{DOMAINS[domain]} line {number}: expected id<TAB>rating<TAB>text"
+            )
         ident, rating, body = parts
         value = float(rating)
         if value != 0.0:

