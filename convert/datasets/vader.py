@@ -163,3 +163,24 @@ def split(domain: str, name: str, cache: Path | None = None) -> list[Snippet]:
     if name not in SPLITS:
         raise ValueError(f"unknown split {name!r}; known: {', '.join(SPLITS)}")
     return [s for s in snippets(domain, cache) if split_of(s) == name]
+
+
+# How many calibration snippets feed quantisation: dynamic int8 needs none, and
+# evaluation of an embedder gains little beyond a few hundred per domain.
+CALIBRATION_PER_DOMAIN = 100
+
+
+def samples(split_name: str) -> list:
+    """Pipeline samples: calibration = the calibration split (all domains, capped);
+    evaluation = the held-out test split of movies and tweets, with human labels."""
+    from convert.datasets import Sample
+
+    labels = ("negative", "positive")
+    if split_name == "calibration":
+        rows = [(d, s) for d in DOMAINS for s in split(d, "calibration")[:CALIBRATION_PER_DOMAIN]]
+    else:
+        rows = [(d, s) for d in ("movies", "tweets") for s in split(d, "test")]
+    return [
+        Sample(id=f"{d}/{i}", input=s.text, group=d, truth={"label": labels[s.label], "rating": s.rating})
+        for i, (d, s) in enumerate(rows)
+    ]

@@ -80,6 +80,6 @@ def load(recipe: Recipe) -> SourceModel:
     model = torch_to_onnx(module, recipe.inputs, recipe.outputs)
     files = [weights] if weights.is_file() else sorted(p for p in weights.glob("*.safetensors"))
     assets = {}
-    if "tokenizer" in recipe.preprocess:
-        assets["tokenizer.json"] = package_dir(recipe.source["package"], recipe.source["module"]) / recipe.preprocess["tokenizer"]
+    if "tokenizer" in recipe.source:  # shipped beside the variants for the browser and the server
+        assets["tokenizer.json"] = package_file(recipe.source["package"], recipe.source["module"], recipe.source["tokenizer"])
     return SourceModel(model, torch_reference(module, [t.name for t in recipe.inputs]), "pytorch", files, assets)

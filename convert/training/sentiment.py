@@ -189,3 +189,9 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def train_for_recipe(embedder, tokenizer_path: str | Path) -> LogisticRegression:
+    """The sentiment recipe's trainer: the train split of every domain, embedded by ``embedder``."""
+    texts, labels = labelled(TRAIN_DOMAINS, "train")
+    return train_sentiment_head(embed_texts(embedder, texts, tokenizer_path), labels)

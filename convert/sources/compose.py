@@ -1,0 +1,51 @@
+"""Composition: two graphs into one. Today: a sentence embedder (a PyTorch recipe)
+followed by a scikit-learn head trained on its embeddings, so the browser runs one
+model and sees text in, probabilities out.
+
+Recipe fields: ``source.embedder`` (the recipe whose model comes first) and
+``source.trainer`` ("module:function" taking the embedder module and the tokenizer
+path, returning a fitted classifier), ``source.head`` ("module:function" turning
+that classifier into an ONNX graph from ``embedding`` to ``probabilities``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import compose
+
+from convert.recipe import Recipe, load_recipe
+from convert.sources import Feeds, SourceModel, rename_io, resolve_callable
+from convert.sources import pytorch as torch_source
+
+
+def merge(first: onnx.ModelProto, second: onnx.ModelProto, link: tuple[str, str]) -> onnx.ModelProto:
+    """Feed ``first``'s output ``link[0]`` into ``second``'s input ``link[1]``; keep second's outputs."""
+    second = compose.add_prefix(second, prefix="head/")
+    second.ir_version = first.ir_version
+    merged = compose.merge_models(first, second, io_map=[(link[0], f"head/{link[1]}")],
+                                  outputs=[o.name for o in second.graph.output])
+    return merged
+
+
+def load(recipe: Recipe) -> SourceModel:
+    root = recipe.path.parents[2]
+    embed_recipe = load_recipe(recipe.source["embedder"], root)
+    module, weights = torch_source.build_module(embed_recipe)
+    embedder = torch_source.load(embed_recipe)
+    tokenizer = embedder.assets["tokenizer.json"]
+    trainer = resolve_callable(recipe.source["trainer"], f"{recipe.path.name}.source.trainer")
+    to_onnx = resolve_callable(recipe.source["head"], f"{recipe.path.name}.source.head")
+    head_model: Any = trainer(module, tokenizer)
+    head = to_onnx(head_model)
+    embedding_name = embed_recipe.outputs[0].name
+    model = merge(embedder.model, head, (embedding_name, head.graph.input[0].name))
+    model = rename_io(model, [t.name for t in recipe.inputs], [t.name for t in recipe.outputs])
+
+    def reference(feeds: Feeds) -> list[np.ndarray]:
+        embedding = embedder.reference(feeds)[0]
+        return [np.asarray(head_model.predict_proba(embedding.astype(np.float64)), dtype=np.float32)]
+
+    return SourceModel(model, reference, "pytorch + scikit-learn", embedder.files, embedder.assets)
