@@ -95,8 +95,19 @@ def agreement_metrics(
     first_ref = [ro[0].reshape(len(ro[0]), -1) for ro in reference]
     first_var = [vo[0].reshape(len(vo[0]), -1) for vo in variant]
     if task in ("image-classification", "text-classification"):
-        agree = [np.argmax(r, axis=-1) == np.argmax(v, axis=-1) for r, v in zip(first_ref, first_var)]
-        metrics["top1_agreement"] = float(np.mean(np.concatenate(agree)))
+        from app.tasks.image_classification import activate
+
+        agree = np.concatenate([np.argmax(r, axis=-1) == np.argmax(v, axis=-1) for r, v in zip(first_ref, first_var)])
+        metrics["top1_agreement"] = float(np.mean(agree))
+        # Agreement where the source model is confident enough that the result is not
+        # flagged "uncertain" (top-1 score >= postprocess.confidence_threshold): what a
+        # user is shown as an answer rather than as "not sure".
+        post = manifest["postprocess"]
+        top = np.concatenate([activate(r, post.get("activation", "softmax")).max(axis=-1) for r in first_ref])
+        confident = top >= float(post.get("confidence_threshold", 0.0))
+        if confident.any():
+            metrics["top1_agreement_confident"] = float(np.mean(agree[confident]))
+            metrics["confident_fraction"] = float(np.mean(confident))
     elif task == "embeddings":
         cos = [
             float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))

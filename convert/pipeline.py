@@ -152,7 +152,7 @@ def convert_model(recipe: Recipe, root: Path, models_dir: Path, force: bool = Fa
                 if recipe.int8_method == "static-qdq":
                     built["int8"] = variants.quantize_static_qdq(fp32, [p.feeds for p in calibration])
                 else:
-                    built["int8"] = variants.quantize_dynamic_matmul(fp32)
+                    built["int8"] = variants.quantize_dynamic(fp32)
             if "fp16" in recipe.precisions:
                 built["fp16"] = variants.convert_fp16(fp32)
         entries = []

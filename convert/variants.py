@@ -7,7 +7,7 @@
 - int8 ``static-qdq``: QuantizeLinear/DequantizeLinear pairs, per-channel int8
   weights, activations calibrated on real data. For CNNs: dynamic quantisation
   of Conv gives ConvInteger, which ORT Web runs poorly.
-- int8 ``dynamic``: int8 MatMul weights, activations quantised at run time.
+- int8 ``dynamic``: int8 MatMul weights and embedding tables, activations quantised at run time.
   For transformers, whose activations vary too much per input to calibrate well.
 - fp16: weights and activations in half precision, float32 inputs and outputs
   kept so callers never see the difference.
@@ -224,7 +224,7 @@ def _input_second_moments(
             x = outputs[node.input[0]].astype(np.float64)
             if node.op_type == "Gemm":
                 cols = x.reshape(-1, x.shape[-1]).T
-                moment = cols @ cols.T
+                moment, count = cols @ cols.T, cols.shape[1]
             else:
                 attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
                 kernel = tuple(weights[node.input[1]].dims[2:])
@@ -232,7 +232,7 @@ def _input_second_moments(
                 pads = attrs.get("pads", [0, 0, 0, 0])  # top, left, bottom, right
                 assert len(kernel) == 2 and attrs.get("dilations", [1, 1]) == [1, 1] and attrs.get("auto_pad", b"NOTSET") in (b"NOTSET", "NOTSET")
                 group = attrs.get("group", 1)
-                moment = 0
+                moment, count = 0, 0
                 for image in x:  # (C, H, W)
                     padded = np.pad(image, ((0, 0), (pads[0], pads[2]), (pads[1], pads[3])))
                     win = sliding_window_view(padded, kernel, axis=(1, 2))[:, :: strides[0], :: strides[1]]
@@ -245,9 +245,9 @@ def _input_second_moments(
                         moment = moment + np.einsum("cpk,cpl->ckl", patches, patches)
                     else:
                         raise NotImplementedError("grouped Conv other than depthwise")
-                cols = np.empty((0, patches.shape[1] * len(x)))
+                    count += patches.shape[1]
             sums[node.name] = sums.get(node.name, 0) + moment
-            counts[node.name] = counts.get(node.name, 0) + cols.shape[1]
+            counts[node.name] = counts.get(node.name, 0) + count
     return {k: v / counts[k] for k, v in sums.items()}
 
 
@@ -261,10 +261,10 @@ def _gptq(rows: np.ndarray, hessian: np.ndarray, scales: np.ndarray, damp: float
     w = rows.astype(np.float64).copy()
     d = w.shape[1]
     h = (hessian if hessian.ndim == 3 else hessian[None]).astype(np.float64).copy()
-    diag = np.einsum("bii->bi", h)
-    dead = diag == 0
-    diag[dead] = 1.0  # inputs that are always zero: any weight works
-    diag += damp * diag.mean(axis=1, keepdims=True)
+    idx = np.arange(d)
+    diag = h[:, idx, idx]
+    diag[diag == 0] = 1.0  # inputs that are always zero: any weight works
+    h[:, idx, idx] = diag + damp * diag.mean(axis=1, keepdims=True)
     inv_chol = np.linalg.cholesky(np.linalg.inv(h)).transpose(0, 2, 1)  # upper factor
     if inv_chol.shape[0] == 1:
         inv_chol = np.broadcast_to(inv_chol, (w.shape[0], d, d))
@@ -276,16 +276,25 @@ def _gptq(rows: np.ndarray, hessian: np.ndarray, scales: np.ndarray, damp: float
     return q.astype(np.int8)
 
 
-def quantize_dynamic_matmul(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Dynamic int8 of MatMul weights (transformers); other operators stay fp32."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+def quantize_dynamic(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Dynamic int8 for transformers: MatMul weights and the embedding tables (Gather).
+
+    Weights are int8 per output channel; activations are quantised at run time.
+    Measured on all-MiniLM-L6-v2 (60 movie snippets): per-channel QInt8 keeps
+    cosine 0.993 to fp32, per-tensor QUInt8 0.981, reduce_range 0.868. Quantising
+    Gather too takes the 47 MB word-embedding table to 12 MB.
+    """
+    from onnxruntime.quantization import QuantType
+    from onnxruntime.quantization import quantize_dynamic as ort_quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     with tempfile.TemporaryDirectory() as tmp:
         src, pre, dst = (Path(tmp) / n for n in ("in.onnx", "pre.onnx", "out.onnx"))
         onnx.save(model, src)
         quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-        quantize_dynamic(str(pre), str(dst), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
+        ort_quantize_dynamic(
+            str(pre), str(dst), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul", "Gather"]
+        )
         quantized = onnx.load(dst)
     _strip_metadata(quantized)
     return quantized

@@ -73,7 +73,7 @@ def test_quantisation_is_deterministic() -> None:
 
 
 def test_dynamic_quantisation_targets_matmul() -> None:
-    quantized = variants.quantize_dynamic_matmul(variants.optimize_fp32(small_cnn()))
+    quantized = variants.quantize_dynamic(variants.optimize_fp32(small_cnn()))
     ops = op_types(quantized)
     assert "MatMulInteger" in ops and "ConvInteger" not in ops
 
