@@ -74,10 +74,15 @@ def canonical_names(model: onnx.ModelProto) -> onnx.ModelProto:
         value.name = mapping.get(value.name, value.name)
     # ONNX Runtime's saver declares every domain it knows (com.microsoft among them):
     # keep only the ones the graph uses.
+    # Composition can leave the default domain spelled "ai.onnx", or listed twice.
     used = {n.domain for n in graph.node} | {""}
-    imports = [o for o in model.opset_import if o.domain in used]
+    versions: dict[str, int] = {}
+    for o in model.opset_import:
+        domain = "" if o.domain == "ai.onnx" else o.domain
+        if domain in used:
+            versions[domain] = max(versions.get(domain, 0), o.version)
     del model.opset_import[:]
-    model.opset_import.extend(imports)
+    model.opset_import.extend(onnx.helper.make_opsetid(d, v) for d, v in sorted(versions.items()))
     return model
 
 
