@@ -10,6 +10,7 @@ STAMP  := $(VENV)/.installed
 
 run: models
 	$(BIN)/browserml models list
+	$(BIN)/browserml serve --host 127.0.0.1 --port 8000
 
 test: models
 	$(BIN)/python -m pytest -q

@@ -1,5 +1,56 @@
 """browserml host: serves verified ONNX artifacts and answers server-side.
 
+``create_app(config)`` is the Flask app factory (gunicorn: ``'app:create_app()'``).
 ``app.tasks`` holds the reference pre/post-processing shared by the conversion
 pipeline's evaluation and the server fallback.
 """
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from app.config import DEFAULTS
+from app.errors import register_error_handlers
+from app.headers import register_security_headers
+from app.inference import SessionPool, warm_up
+from app.registry import Registry
+
+
+@dataclass
+class HostState:
+    """What the blueprints share: the registry and the ONNX Runtime sessions."""
+
+    registry: Registry
+    pool: SessionPool
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the host app; ``config`` overrides ``app.config.DEFAULTS`` and ``BROWSERML_*`` env vars."""
+    app = Flask(__name__)
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env("BROWSERML")
+    if config:
+        app.config.from_mapping(config)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    if not logging.getLogger("browserml").handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    state = HostState(Registry(Path(app.config["MODELS_DIR"])), SessionPool(int(app.config["ORT_THREADS"])))
+    app.extensions["browserml"] = state
+
+    from app import artifacts, catalog, pages, predict, v2
+
+    for module in (artifacts, catalog, predict, v2, pages):
+        app.register_blueprint(module.bp)
+    register_error_handlers(app)
+    register_security_headers(app)
+
+    if app.config["WARM_UP"]:
+        threading.Thread(target=warm_up, args=(state.registry, state.pool), daemon=True).start()
+    return app

@@ -1,4 +1,4 @@
-"""The ``browserml`` command: convert models, list them (and, later, serve them).
+"""The ``browserml`` command: convert models, list them, serve them.
 
 Heavy conversion packages are imported only by ``convert``, so a serving
 install (the light dependency set) can still list models.
@@ -85,6 +85,29 @@ def _models_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    """One worker: Werkzeug's threaded server. More: gunicorn with the app factory."""
+    import os
+
+    os.environ["BROWSERML_MODELS_DIR"] = json.dumps(str(Path(args.models_dir).resolve()))
+    if args.workers > 1:
+        import shutil
+
+        gunicorn = shutil.which("gunicorn") or str(Path(sys.executable).with_name("gunicorn"))
+        argv = [gunicorn, "--workers", str(args.workers), "--threads", "4",
+                "--bind", f"{args.host}:{args.port}", "--access-logfile", "-", "app:create_app()"]
+        os.execv(gunicorn, argv)
+    from werkzeug.serving import run_simple
+
+    from app import create_app
+
+    app = create_app({"WARM_UP": True})
+    print(f"browserml: serving {len(app.extensions['browserml'].registry.names())} models "
+          f"at http://{args.host}:{args.port}/", flush=True)
+    run_simple(args.host, args.port, app, threaded=True)
+    return 0
+
+
 def _summary(manifest: dict) -> dict:
     return {
         "name": manifest["name"],
@@ -116,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--models-dir", default="models")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     listing.set_defaults(func=_models_list)
+
+    serve = sub.add_parser("serve", help="serve the artifacts, the demo UI and the server-side API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="more than 1 runs gunicorn with N workers")
+    serve.add_argument("--models-dir", default="models")
+    serve.set_defaults(func=_serve)
     return parser
 
 

@@ -32,3 +32,70 @@ def latest_version_dir(name: str) -> Path:
 
 def latest_manifest(name: str) -> dict[str, Any]:
     return json.loads((latest_version_dir(name) / "manifest.json").read_text())
+
+
+# --- The host -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def app():
+    """The host app over the converted catalog (``create_app``, as ``browserml serve`` builds it)."""
+    from app import create_app
+
+    for name in CATALOG:
+        latest_version_dir(name)  # fail early, with the command to run, if a model is missing
+    return create_app({"MODELS_DIR": str(MODELS), "TESTING": True})
+
+
+@pytest.fixture()
+def client(app):
+    """Flask's test client (no sockets)."""
+    return app.test_client()
+
+
+class LiveServer:
+    """A real HTTP server (Werkzeug, threaded) running an app on a free port, in a thread."""
+
+    def __init__(self, flask_app) -> None:
+        import threading
+
+        from werkzeug.serving import make_server
+
+        self.app = flask_app
+        self._server = make_server("127.0.0.1", 0, flask_app, threaded=True)
+        self.port = self._server.socket.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """The host over real HTTP on a free port: ``live_server.url``."""
+    server = LiveServer(app)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def photos():
+    """Real photos (scikit-image's bundled data) as encoded bytes, by name."""
+    import io
+
+    from PIL import Image
+    from skimage import data
+
+    out = {}
+    for name, array, fmt in (
+        ("astronaut.jpg", data.astronaut(), "JPEG"),
+        ("coffee.jpg", data.coffee(), "JPEG"),
+        ("chelsea.png", data.chelsea(), "PNG"),
+        ("rocket.jpg", data.rocket(), "JPEG"),
+    ):
+        buf = io.BytesIO()
+        Image.fromarray(array).save(buf, fmt)
+        out[name] = buf.getvalue()
+    return out

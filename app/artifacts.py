@@ -1,0 +1,51 @@
+"""``GET /models/<name>/<version>/<file>``: the verified artifacts, immutable and cacheable.
+
+Only files the manifest names (variants, assets) and the manifest and report
+are served, so no request can reach anything else on disk. A file's bytes
+never change under a version, hence ``immutable`` and a strong ETag that is
+its sha256. Weights of server-only models and of variants that failed their
+gates are never served.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, send_file
+from werkzeug.wrappers import Response
+
+from app.errors import ApiError
+
+bp = Blueprint("artifacts", __name__)
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+MIME_TYPES = {
+    ".onnx": "application/octet-stream",
+    ".json": "application/json",
+    ".md": "text/markdown",
+    ".png": "image/png",
+    ".txt": "text/plain",
+}
+
+
+@bp.route("/models/<name>/<version>/<path:file>", methods=["GET", "HEAD"])
+def artifact(name: str, version: str, file: str) -> Response:
+    model = current_app.extensions["browserml"].registry.resolve(name, version)
+    item = model.artifacts.get(file)
+    if item is None:
+        raise ApiError(404, f"{name} v{model.version} has no file {file!r}; it serves "
+                            f"{', '.join(sorted(a.file for a in model.artifacts.values() if a.passed))}.")
+    if item.kind == "weights" and model.server_only:
+        raise ApiError(403, f"{name} is server-only: its weights are not served. "
+                            f"Use POST /api/v1/models/{name}/predict instead.")
+    if item.kind == "weights" and not item.passed:
+        raise ApiError(404, f"{file} of {name} v{model.version} did not pass its gates and is not served; "
+                            f"see /models/{name}/{model.version}/report.md.")
+    suffix = "." + file.rsplit(".", 1)[-1] if "." in file else ""
+    response = send_file(
+        item.path,
+        mimetype=MIME_TYPES.get(suffix, "application/octet-stream"),
+        etag=item.sha256,
+        conditional=True,
+        max_age=31536000,
+    )
+    response.headers["Cache-Control"] = IMMUTABLE
+    return response

@@ -1,0 +1,75 @@
+"""The catalog: what models exist and where their artifacts are.
+
+``GET /api/v1/models`` lists every model's default version with its variants,
+their URLs, sizes and the recommended variant per backend;
+``GET /api/v1/models/<name>`` returns that version's manifest with artifact URLs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, request
+
+from app.registry import ModelVersion
+
+bp = Blueprint("catalog", __name__, url_prefix="/api/v1")
+
+
+def artifact_url(model: ModelVersion, file: str) -> str:
+    return f"/models/{model.name}/{model.version}/{file}"
+
+
+def _variant_summary(model: ModelVersion, variant: dict[str, Any]) -> dict[str, Any]:
+    served = variant["gates"]["passed"] and not model.server_only
+    return {
+        "file": variant["file"],
+        "precision": variant["precision"],
+        "bytes": variant["bytes"],
+        "sha256": variant["sha256"],
+        "backends": variant["backends"],
+        "passed": variant["gates"]["passed"],
+        "url": artifact_url(model, variant["file"]) if served else None,
+    }
+
+
+def summary(model: ModelVersion) -> dict[str, Any]:
+    """One catalog entry: identity, variants with URLs, recommendations, other versions."""
+    manifest = model.manifest
+    registry = current_app.extensions["browserml"].registry
+    return {
+        "name": model.name,
+        "version": model.version,
+        "versions": [m.version for m in registry.versions(model.name)],
+        "task": model.task,
+        "description": manifest.get("description", ""),
+        "licence": manifest.get("licence", ""),
+        "manifest_url": artifact_url(model, "manifest.json"),
+        "predict_url": f"/api/v1/models/{model.name}/predict",
+        "variants": [_variant_summary(model, v) for v in manifest["variants"]],
+        "recommended": manifest["recommended"],
+        "client": manifest.get("client", {}),
+    }
+
+
+@bp.get("/models")
+def list_models() -> dict[str, Any]:
+    registry = current_app.extensions["browserml"].registry
+    return {"models": [summary(model) for model in registry]}
+
+
+@bp.get("/models/<name>")
+def model_manifest(name: str) -> dict[str, Any]:
+    model = current_app.extensions["browserml"].registry.resolve(name, request.args.get("version"))
+    manifest = dict(model.manifest)
+    manifest["variants"] = [
+        {**v, "url": _variant_summary(model, v)["url"]} for v in model.manifest["variants"]
+    ]
+    manifest["assets"] = [{**a, "url": artifact_url(model, a["file"])} for a in model.manifest.get("assets", [])]
+    manifest["urls"] = {
+        "manifest": artifact_url(model, "manifest.json"),
+        "report": artifact_url(model, "report.md"),
+        "predict": f"/api/v1/models/{model.name}/predict",
+        "v2": f"/v2/models/{model.name}/versions/{model.version}",
+    }
+    return manifest

@@ -1,0 +1,46 @@
+"""Security headers on every response.
+
+Cross-origin isolation (COOP + COEP) is what lets ONNX Runtime Web use
+threads (SharedArrayBuffer); the CSP allows the app's own scripts and
+WebAssembly compilation ('wasm-unsafe-eval') and nothing from elsewhere.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self' 'wasm-unsafe-eval'",
+        "worker-src 'self' blob:",
+        "connect-src 'self'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob: mediastream:",
+        "style-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+SECURITY_HEADERS = {
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Embedder-Policy": "require-corp",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+}
+
+
+def register_security_headers(app: Flask) -> None:
+    """Add ``SECURITY_HEADERS`` to every response (errors and 304s included)."""
+
+    @app.after_request
+    def _secure(response: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response

@@ -1,0 +1,50 @@
+"""The demo UI and the runtime library, built from ``frontend/`` into ``frontend/dist``.
+
+Until the frontend is built, ``/`` answers with a plain page that lists the
+models and says how to build the UI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, current_app, render_template, send_from_directory
+from werkzeug.wrappers import Response
+
+from app.errors import ApiError
+
+bp = Blueprint("pages", __name__)
+
+
+def _dist() -> Path:
+    return Path(current_app.config["FRONTEND_DIST"]).resolve()
+
+
+@bp.get("/")
+def index() -> Response | str:
+    dist = _dist()
+    if (dist / "index.html").is_file():
+        response = send_from_directory(dist, "index.html", max_age=0)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+    registry = current_app.extensions["browserml"].registry
+    return render_template("index.html", models=list(registry), broken=registry.broken)
+
+
+@bp.get("/lib/<path:file>", defaults={"folder": "lib"})
+@bp.get("/assets/<path:file>", defaults={"folder": "assets"})
+@bp.get("/ort/<path:file>", defaults={"folder": "ort"})
+@bp.get("/<any('sw.js', 'favicon.svg', 'app.webmanifest'):file>", defaults={"folder": ""})
+def frontend_file(file: str, folder: str) -> Response:
+    """Built frontend files: the runtime library (/lib), hashed bundles (/assets), ONNX Runtime Web (/ort)."""
+    file = f"{folder}/{file}" if folder else file
+    dist = _dist()
+    if not dist.is_dir():
+        raise ApiError(404, f"no such file {file!r}: the frontend is not built (run: make run).")
+    response = send_from_directory(dist, file, max_age=0)
+    # Hashed build outputs never change; everything else is revalidated.
+    if file.startswith("assets/"):
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    else:
+        response.headers["Cache-Control"] = "no-cache"
+    return response

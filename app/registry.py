@@ -1,0 +1,223 @@
+"""The model registry: which model versions exist, which are intact, which is served.
+
+It reads ``models/<name>/<version>/manifest.json``, checks every file the
+manifest names (present, same size, same sha256) and keeps the intact
+versions. A broken version is logged and skipped; the rest keep serving.
+
+The version a caller gets by default is the newest one with at least one
+variant that passed its gates. ``resolve`` is the single place that decides,
+so aliases, A/B arms and rollback can be added there later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.errors import ApiError
+from app.manifest import ManifestError, load_manifest
+
+log = logging.getLogger("browserml")
+
+# Files of a version that are public besides the variants and assets.
+META_FILES = ("manifest.json", "report.md", "report.png")
+
+# sha256 of files already verified, keyed by (path, size, mtime): a new app
+# (a test, a gunicorn worker) does not hash 300 MB again for unchanged files.
+_VERIFIED: dict[tuple[str, int, int], str] = {}
+_VERIFIED_LOCK = threading.Lock()
+
+
+def sha256_of(path: Path) -> str:
+    """sha256 hex of ``path``, cached by path, size and modification time."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    with _VERIFIED_LOCK:
+        known = _VERIFIED.get(key)
+    if known:
+        return known
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    value = digest.hexdigest()
+    with _VERIFIED_LOCK:
+        _VERIFIED[key] = value
+    return value
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One servable file of a version."""
+
+    file: str
+    path: Path
+    sha256: str
+    kind: str  # "weights" (a variant), "asset" (e.g. tokenizer.json) or "meta" (manifest, report)
+    passed: bool = True  # for weights: did the variant pass its gates
+
+
+@dataclass
+class ModelVersion:
+    """An intact, verified model version and its manifest."""
+
+    name: str
+    version: int
+    directory: Path
+    manifest: dict[str, Any]
+    artifacts: dict[str, Artifact] = field(default_factory=dict)
+
+    @property
+    def task_manifest(self) -> dict[str, Any]:
+        """The manifest as ``app.tasks`` needs it: files it names resolved inside this version."""
+        pre = self.manifest.get("preprocess", {})
+        if "tokenizer" not in pre:
+            return self.manifest
+        return {**self.manifest, "preprocess": {**pre, "tokenizer_path": str(self.directory / pre["tokenizer"])}}
+
+    @property
+    def task(self) -> str:
+        return str(self.manifest["task"])
+
+    @property
+    def server_only(self) -> bool:
+        return bool(self.manifest.get("client", {}).get("server_only", False))
+
+    @property
+    def passing_variants(self) -> list[dict[str, Any]]:
+        return [v for v in self.manifest["variants"] if v["gates"]["passed"]]
+
+    def variant(self, file: str) -> dict[str, Any]:
+        """The manifest entry of variant ``file``; 404 if unknown, 422 if it failed its gates."""
+        for entry in self.manifest["variants"]:
+            if entry["file"] == file:
+                if not entry["gates"]["passed"]:
+                    raise ApiError(
+                        422,
+                        f"variant {file} of {self.name} v{self.version} did not pass its gates "
+                        f"({'; '.join(entry['gates']['reasons'])}); choose one of "
+                        f"{', '.join(v['file'] for v in self.passing_variants)}.",
+                    )
+                return entry
+        raise ApiError(
+            404,
+            f"{self.name} v{self.version} has no variant {file!r}; it has "
+            f"{', '.join(v['file'] for v in self.passing_variants)}.",
+        )
+
+    @property
+    def server_variant(self) -> str:
+        """The variant the server runs: the manifest's recommendation, else the first passing one."""
+        recommended = self.manifest.get("recommended", {}).get("server")
+        passing = [v["file"] for v in self.passing_variants]
+        return recommended if recommended in passing else passing[0]
+
+
+class Registry:
+    """Every intact model version under ``models_dir``."""
+
+    def __init__(self, models_dir: Path) -> None:
+        self.models_dir = Path(models_dir)
+        self._versions: dict[str, dict[int, ModelVersion]] = {}
+        self.broken: dict[str, str] = {}  # "<name>/<version>" -> why it is skipped
+        self.reload()
+
+    def reload(self) -> None:
+        """Scan the models directory again (new versions appear, broken ones are skipped)."""
+        versions: dict[str, dict[int, ModelVersion]] = {}
+        broken: dict[str, str] = {}
+        if not self.models_dir.is_dir():
+            log.warning("models directory %s does not exist; run: browserml convert --all", self.models_dir)
+        for manifest_path in sorted(self.models_dir.glob("*/*/manifest.json")):
+            where = f"{manifest_path.parent.parent.name}/{manifest_path.parent.name}"
+            try:
+                model = _load_version(manifest_path)
+            except (ManifestError, OSError, ValueError) as err:
+                broken[where] = str(err)
+                log.error("skipping model %s: %s", where, err)
+                continue
+            versions.setdefault(model.name, {})[model.version] = model
+        self._versions, self.broken = versions, broken
+        log.info("registry: %d models (%s); %d broken versions skipped",
+                 len(versions), ", ".join(sorted(versions)) or "none", len(broken))
+
+    def names(self) -> list[str]:
+        return sorted(self._versions)
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        """Every intact version of ``name``, oldest first (404 if the model is unknown)."""
+        if name not in self._versions:
+            known = ", ".join(self.names()) or "none (run: browserml convert --all)"
+            raise ApiError(404, f"unknown model {name!r}; known models: {known}.")
+        return [self._versions[name][v] for v in sorted(self._versions[name])]
+
+    def resolve(self, name: str, version: int | str | None = None) -> ModelVersion:
+        """The version to serve: ``version`` if given, else the newest with a passing variant."""
+        versions = self.versions(name)
+        if version is None or version == "":
+            servable = [m for m in versions if m.passing_variants]
+            if not servable:
+                raise ApiError(503, f"{name} has no version with a variant that passed its gates; "
+                                    "convert it again (browserml convert) and check its report.")
+            return servable[-1]
+        try:
+            number = int(version)
+        except (TypeError, ValueError):
+            raise ApiError(404, f"version {version!r} of {name} is not a version number; "
+                                f"versions: {', '.join(str(m.version) for m in versions)}.") from None
+        for model in versions:
+            if model.version == number:
+                return model
+        raise ApiError(404, f"{name} has no version {number}; versions: "
+                            f"{', '.join(str(m.version) for m in versions)}.")
+
+    def __iter__(self) -> Iterator[ModelVersion]:
+        """The default version of every model that has one to serve."""
+        for name in self.names():
+            try:
+                yield self.resolve(name)
+            except ApiError:
+                continue
+
+
+def _load_version(manifest_path: Path) -> ModelVersion:
+    directory = manifest_path.parent
+    manifest = load_manifest(manifest_path)
+    if manifest["name"] != directory.parent.name or str(manifest["version"]) != directory.name:
+        raise ManifestError(
+            f"manifest says {manifest['name']} v{manifest['version']} but lives in {directory}"
+        )
+    if not any(v["gates"]["passed"] for v in manifest["variants"]):
+        log.warning("%s v%s: no variant passed its gates; listed but not served",
+                    manifest["name"], manifest["version"])
+    artifacts: dict[str, Artifact] = {}
+    entries = [(v, "weights") for v in manifest["variants"]] + [(a, "asset") for a in manifest.get("assets", [])]
+    for entry, kind in entries:
+        path = _inside(directory, entry["file"])
+        if not path.is_file():
+            raise ManifestError(f"{entry['file']} is missing from {directory}")
+        if path.stat().st_size != entry["bytes"]:
+            raise ManifestError(f"{entry['file']} is {path.stat().st_size} bytes, the manifest says {entry['bytes']}")
+        actual = sha256_of(path)
+        if actual != entry["sha256"]:
+            raise ManifestError(f"{entry['file']} has sha256 {actual[:12]}..., the manifest says {entry['sha256'][:12]}...")
+        passed = entry["gates"]["passed"] if kind == "weights" else True
+        artifacts[entry["file"]] = Artifact(entry["file"], path, actual, kind, passed)
+    for name in META_FILES:
+        path = directory / name
+        if path.is_file():
+            artifacts[name] = Artifact(name, path, sha256_of(path), "meta")
+    return ModelVersion(manifest["name"], int(manifest["version"]), directory, manifest, artifacts)
+
+
+def _inside(directory: Path, file: str) -> Path:
+    """``directory / file``, refusing any name that escapes the directory."""
+    path = (directory / file).resolve()
+    if directory.resolve() not in path.parents:
+        raise ManifestError(f"file name {file!r} escapes {directory}")
+    return path

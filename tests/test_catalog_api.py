@@ -1,0 +1,46 @@
+"""The catalog API: every model, its variants with URLs and sizes, and its manifest."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import CATALOG, latest_manifest
+
+pytestmark = pytest.mark.catalog
+
+
+def test_list_names_every_catalog_model_with_variants_urls_and_recommendations(client):
+    response = client.get("/api/v1/models")
+    assert response.status_code == 200
+    models = {m["name"]: m for m in response.json["models"]}
+    assert sorted(models) == CATALOG
+    for name, entry in models.items():
+        manifest = latest_manifest(name)
+        assert entry["version"] == manifest["version"]
+        assert entry["task"] == manifest["task"]
+        assert entry["recommended"] == manifest["recommended"]
+        for listed, variant in zip(entry["variants"], manifest["variants"]):
+            assert listed["bytes"] == variant["bytes"] and listed["sha256"] == variant["sha256"]
+            if variant["gates"]["passed"]:
+                assert listed["url"] == f"/models/{name}/{manifest['version']}/{variant['file']}"
+                assert client.head(listed["url"]).status_code == 200
+            else:
+                assert listed["url"] is None
+
+
+@pytest.mark.parametrize("name", CATALOG)
+def test_model_endpoint_returns_its_manifest_with_artifact_urls(client, name):
+    body = client.get(f"/api/v1/models/{name}").json
+    manifest = latest_manifest(name)
+    assert body["name"] == name and body["version"] == manifest["version"]
+    assert body["inputs"] == manifest["inputs"] and body["preprocess"] == manifest["preprocess"]
+    for asset in body["assets"]:
+        assert client.get(asset["url"]).status_code == 200
+    assert client.get(body["urls"]["manifest"]).json == manifest
+    assert client.get(f"/api/v1/models/{name}?version=1").json["version"] == 1
+
+
+def test_unknown_model_and_version_are_404(client):
+    unknown = client.get("/api/v1/models/resnet")
+    assert unknown.status_code == 404 and "known models" in unknown.json["error"]
+    assert client.get("/api/v1/models/emotion?version=42").status_code == 404
