@@ -125,7 +125,7 @@ def infer(name: str, version: str | None = None) -> Response:
     except Exception as err:  # ONNX Runtime's InvalidArgument / Fail / RuntimeException
         raise ApiError(422, f"ONNX Runtime rejected the inputs of {model.name}: {err}") from None
     by_name = {spec["name"]: (spec, array) for spec, array in zip(model.manifest["outputs"], outputs)}
-    default_binary = bool((body.get("parameters") or {}).get("binary_data_output", False))
+    default_binary = bool(_parameters(body, "the request").get("binary_data_output", False))
     response: dict[str, Any] = {"model_name": model.name, "model_version": str(model.version), "outputs": []}
     if "id" in body:
         response["id"] = body["id"]
@@ -148,6 +148,16 @@ def infer(name: str, version: str | None = None) -> Response:
     result = Response(header + b"".join(blobs), mimetype="application/octet-stream")
     result.headers[HEADER_LENGTH] = str(len(header))
     return result
+
+
+def _parameters(obj: dict[str, Any], where: str) -> dict[str, Any]:
+    """The ``parameters`` object of a request, input or output ({} when absent)."""
+    value = obj.get("parameters")
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ApiError(422, f"'parameters' of {where} must be an object, got {type(value).__name__}.")
+    return value
 
 
 def _read_request() -> tuple[dict[str, Any], bytes]:
@@ -210,7 +220,7 @@ def _feeds(model: ModelVersion, body: dict[str, Any], binary: bytes) -> dict[str
         dims = _dims(want["shape"])
         if len(shape) != len(dims) or any(d not in (-1, s) for d, s in zip(dims, shape)):
             raise ApiError(422, f"{where} has shape {shape}; {model.name} takes {dims} (-1: any size).")
-        size = (spec.get("parameters") or {}).get("binary_data_size")
+        size = _parameters(spec, where).get("binary_data_size")
         if size is not None:
             if not isinstance(size, int) or size < 0 or offset + size > len(binary):
                 raise ApiError(422, f"{where}: binary_data_size {size!r} does not fit the {len(binary)} "
@@ -233,12 +243,12 @@ def _wanted_outputs(model: ModelVersion, body: dict[str, Any]) -> list[tuple[str
     names = [spec["name"] for spec in model.manifest["outputs"]]
     if not isinstance(requested, list):
         raise ApiError(422, "field 'outputs' must be an array of {name} objects.")
-    default_binary = bool((body.get("parameters") or {}).get("binary_data_output", False))
+    default_binary = bool(_parameters(body, "the request").get("binary_data_output", False))
     wanted = []
     for i, spec in enumerate(requested):
         if not isinstance(spec, dict) or spec.get("name") not in names:
             raise ApiError(422, f"outputs[{i}] names no output of {model.name}; its outputs are "
                                 f"{', '.join(names)}.")
-        binary = (spec.get("parameters") or {}).get("binary_data", default_binary)
+        binary = _parameters(spec, f"outputs[{i}]").get("binary_data", default_binary)
         wanted.append((spec["name"], bool(binary)))
     return wanted

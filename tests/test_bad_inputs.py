@@ -158,3 +158,12 @@ def test_server_is_healthy_after_all_the_bad_input(live_server):
     good = requests.post(live_server.url + PREDICT_TEXT, json={"text": "What a lovely day!"}, timeout=60)
     assert good.status_code == 200 and good.json()["labels"][0]["label"] == "positive"
     print(json.dumps({c.id: c.status for c in CASES}))
+
+
+def test_v2_parameters_that_are_not_objects_are_422(client):
+    body = {"inputs": [{"name": "image", "shape": [1, 128, 128, 3], "datatype": "FP32",
+                        "data": [0.0] * 49152, "parameters": ["binary"]}]}
+    response = client.post("/v2/models/face-detector/infer", json=body)
+    assert response.status_code == 422 and "must be an object" in response.json["error"]
+    body = {**_v2_image(), "parameters": "yes"}
+    assert client.post("/v2/models/face-detector/infer", json=body).status_code == 422

@@ -1,0 +1,203 @@
+"""How much the host adds: POST /api/v1/models/<name>/predict over HTTP vs ONNX Runtime in-process.
+
+For each catalog model, on one real input, three timings are taken side by side
+(round-robin, one of each per run, so noise hits all three alike):
+
+- HTTP: ``POST /api/v1/models/<name>/predict`` through a keep-alive
+  ``requests.Session`` (upload, decode, prepare, ONNX Runtime, finish, JSON);
+- ORT: ``InferenceSession.run`` on the prepared feeds, in this process, on the
+  same variant file with the same intra-op thread count;
+- run_task: ``app.inference.run_task`` in this process (prepare, ONNX Runtime,
+  finish) on the already-decoded input.
+
+Without ``--url`` the host runs in this process on Werkzeug's threaded server
+(as ``browserml serve`` does) on a free port. With ``--url`` it measures a
+running server; the variant is the one that server reports, read from
+``--models-dir`` here (give ``--threads`` the server's ORT_THREADS).
+
+    .venv/bin/python bench/bench_predict.py [--runs 50] [--warmup 5] [--url http://host:port]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+import requests
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.inference import SessionPool, run_task
+from app.inputs import decode_image
+from app.pipelines import FaceEmotion, crop_face
+from app.registry import Registry
+from app.tasks import IMAGE_TASKS, task_module
+
+SENTENCE = "The service was slow and the food was cold, but the dessert made up for it."
+# The astronaut's face in skimage's astronaut photo, [x, y, w, h] (as in tests/test_predict.py).
+ASTRONAUT_FACE = [177.3, 80.6, 94.6, 94.6]
+
+
+def photo_for(name: str) -> bytes:
+    """A real photo from scikit-image, JPEG-encoded as a browser would upload it."""
+    from skimage import data
+
+    if name == "imagenet":
+        image = Image.fromarray(data.chelsea())
+    else:
+        image = Image.fromarray(data.astronaut())
+        if name == "emotion":  # a face crop, as the face-emotion chain makes it
+            image = crop_face(image, ASTRONAUT_FACE, FaceEmotion().margin)
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=95)
+    return buf.getvalue()
+
+
+class Server:
+    """The host on Werkzeug's threaded server, on a free port, in a thread."""
+
+    def __init__(self, models_dir: Path, threads: int) -> None:
+        from werkzeug.serving import make_server
+
+        from app import create_app
+
+        self.app = create_app({"MODELS_DIR": str(models_dir), "ORT_THREADS": threads})
+        self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.socket.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=10)
+
+
+def timed(fn) -> float:
+    started = time.perf_counter()
+    fn()
+    return 1000 * (time.perf_counter() - started)
+
+
+def numbers(value: Any) -> list[float]:
+    """Every number in a task result, in order (to check that HTTP and in-process agree)."""
+    if isinstance(value, dict):
+        return [x for key in sorted(value) for x in numbers(value[key])]
+    if isinstance(value, list):
+        return [x for item in value for x in numbers(item)]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [float(value)]
+    return []
+
+
+def bench_model(http: requests.Session, url: str, registry: Registry, pool: SessionPool,
+                name: str, runs: int, warmup: int) -> dict[str, Any]:
+    if name in ("imagenet", "face-detector", "emotion"):
+        payload = photo_for(name)
+        post = {"files": {"image": ("photo.jpg", payload, "image/jpeg")}}
+    else:
+        post = {"json": {"text": SENTENCE}}
+
+    def call_http() -> dict[str, Any]:
+        response = http.post(f"{url}/api/v1/models/{name}/predict", timeout=60, **post)
+        response.raise_for_status()
+        return response.json()
+
+    first = call_http()  # tells which version and variant the server runs
+    model = registry.resolve(name, first["version"])
+    variant = first["variant"]
+    sample: Any = decode_image(payload, 40_000_000, 16) if model.task in IMAGE_TASKS else SENTENCE
+    feeds, _ = task_module(model.task).prepare(sample, model.task_manifest)
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = pool.threads
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(model.artifacts[variant].path), options,
+                                   providers=["CPUExecutionProvider"])
+    names = [o["name"] for o in model.manifest["outputs"]]
+
+    steps = {
+        "http": call_http,
+        "ort": lambda: session.run(names, feeds),
+        "task": lambda: run_task(pool, model, variant, sample),
+    }
+    # One block per path, each after its own warm-up. (Round-robin would be unfair on a
+    # small machine: after a run, a session's intra-op threads spin-wait for more work
+    # and steal the cores from the next path's session.)
+    times: dict[str, list[float]] = {}
+    for key, step in steps.items():
+        for _ in range(warmup):
+            step()
+        times[key] = [timed(step) for _ in range(runs)]
+
+    over_http = call_http()
+    local, _ = run_task(pool, model, variant, sample)
+    meta = {"model", "version", "variant", "backend", "latency_ms"}
+    a = numbers({k: v for k, v in over_http.items() if k not in meta})
+    b = numbers(local)
+    agree = len(a) == len(b) and (not a or float(np.max(np.abs(np.subtract(a, b)))) <= 1e-5)
+    medians = {key: statistics.median(values) for key, values in times.items()}
+    return {"model": name, "variant": variant, **medians, "agree": agree}
+
+
+def print_table(rows: list[dict[str, Any]], runs: int, threads: int) -> None:
+    header = ("model", "variant", "HTTP ms", "ORT ms", "run_task ms", "HTTP/ORT", "HTTP/run_task",
+              "same result")
+    lines = [header]
+    for r in rows:
+        lines.append((
+            r["model"], r["variant"], f"{r['http']:.2f}", f"{r['ort']:.2f}", f"{r['task']:.2f}",
+            f"{r['http'] / r['ort']:.2f}x", f"{r['http'] / r['task']:.2f}x",
+            "yes" if r["agree"] else "NO",
+        ))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    print(f"median of {runs} runs each; ORT intra-op threads: {threads or 'default (all cores)'}")
+    for i, line in enumerate(lines):
+        cells = zip(line, widths)
+        print("  ".join(c.ljust(w) if j < 2 else c.rjust(w) for j, (c, w) in enumerate(cells)))
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--url", help="a running host (default: start one in this process)")
+    parser.add_argument("--models-dir", type=Path, default=ROOT / "models")
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="ONNX Runtime intra-op threads (0: its default)")
+    parser.add_argument("models", nargs="*", help="catalog models (default: all)")
+    args = parser.parse_args(argv)
+
+    server = None
+    if args.url:
+        url = args.url.rstrip("/")
+        registry, pool = Registry(args.models_dir), SessionPool(args.threads)
+    else:
+        server = Server(args.models_dir, args.threads)
+        state = server.app.extensions["browserml"]
+        url, registry, pool = server.url, state.registry, state.pool
+    names = args.models or sorted(p.stem for p in (args.models_dir / "catalog").glob("*.toml"))
+    try:
+        with requests.Session() as http:
+            rows = [bench_model(http, url, registry, pool, name, args.runs, args.warmup)
+                    for name in names]
+    finally:
+        if server:
+            server.close()
+    print_table(rows, args.runs, args.threads)
+    return 0 if all(r["agree"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
