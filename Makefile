@@ -5,14 +5,19 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+NODE_STAMP := frontend/node_modules/.installed
+DIST   := frontend/dist/index.html
+FRONTEND_SOURCES := $(shell find frontend/src -type f) frontend/index.html frontend/vite.config.ts frontend/tsconfig.json
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test setup models lint lock clean
+.PHONY: run test setup models frontend chromium lint lock clean
 
-run: models
+run: models frontend
 	$(BIN)/browserml models list
 	$(BIN)/browserml serve --host 127.0.0.1 --port 8000
 
-test: models
+test: models frontend chromium
+	cd frontend && npm run --silent typecheck && npm test --silent
 	$(BIN)/python -m pytest -q
 
 setup: $(STAMP)
@@ -29,6 +34,21 @@ $(STAMP): pyproject.toml requirements/constraints.txt requirements/sources.txt
 models: $(STAMP)
 	$(BIN)/browserml convert --all
 
+# The browser runtime and demo app (frontend/dist, served by the host).
+frontend: $(DIST)
+
+$(NODE_STAMP): frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(DIST): $(NODE_STAMP) $(FRONTEND_SOURCES)
+	cd frontend && npm run --silent build
+
+# The browser tests drive Debian's Chromium (Playwright cannot download browsers here).
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+
 lint: $(STAMP)
 	$(BIN)/python -m ruff check app convert tests
 
@@ -41,5 +61,5 @@ lock: $(STAMP)
 	    | sed 's/+cpu$$//'; } > requirements/constraints.txt
 
 clean:
-	rm -rf $(VENV) .cache
+	rm -rf $(VENV) .cache frontend/node_modules frontend/dist
 	find models -mindepth 1 -maxdepth 1 -type d ! -name catalog -exec rm -rf {} +

@@ -22,6 +22,8 @@ DEFAULTS = {
     "ORT_THREADS": 0,
     # Load every model's server variant at start-up, in the background.
     "WARM_UP": False,
+    # COOP + COEP on every response: lets the browser use WASM threads.
+    "CROSS_ORIGIN_ISOLATION": True,
     # The built demo UI and runtime library (frontend/dist).
     "FRONTEND_DIST": "frontend/dist",
     "JSON_SORT_KEYS": False,

@@ -36,11 +36,20 @@ SECURITY_HEADERS = {
 }
 
 
+ISOLATION_HEADERS = ("Cross-Origin-Opener-Policy", "Cross-Origin-Embedder-Policy")
+
+
 def register_security_headers(app: Flask) -> None:
-    """Add ``SECURITY_HEADERS`` to every response (errors and 304s included)."""
+    """Add ``SECURITY_HEADERS`` to every response (errors and 304s included).
+
+    ``CROSS_ORIGIN_ISOLATION = False`` drops COOP/COEP, for a site that must
+    embed cross-origin content: the runtime then uses WASM with one thread.
+    """
+    isolated = bool(app.config.get("CROSS_ORIGIN_ISOLATION", True))
+    headers = {k: v for k, v in SECURITY_HEADERS.items() if isolated or k not in ISOLATION_HEADERS}
 
     @app.after_request
     def _secure(response: Response) -> Response:
-        for name, value in SECURITY_HEADERS.items():
+        for name, value in headers.items():
             response.headers.setdefault(name, value)
         return response

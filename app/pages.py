@@ -16,8 +16,12 @@ from app.errors import ApiError
 bp = Blueprint("pages", __name__)
 
 
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
 def _dist() -> Path:
-    return Path(current_app.config["FRONTEND_DIST"]).resolve()
+    """frontend/dist; a relative setting is taken from the project root, not the working directory."""
+    return (PROJECT_ROOT / current_app.config["FRONTEND_DIST"]).resolve()
 
 
 @bp.get("/")

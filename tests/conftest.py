@@ -99,3 +99,51 @@ def photos():
         Image.fromarray(array).save(buf, fmt)
         out[name] = buf.getvalue()
     return out
+
+
+# --- The browser (pytest-playwright with Debian's Chromium) ------------------------------------
+
+CHROMIUM = os.environ.get("BROWSERML_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    # WebGPU exists here only like this, as a SwiftShader fallback adapter: the runtime
+    # must not choose it on its own, and the webgpu tests force it.
+    "--enable-unsafe-webgpu",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Playwright cannot download browsers here: launch Debian's Chromium."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found; install it: apt-get install -y chromium (make test does)")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_FLAGS}
+
+
+@pytest.fixture(scope="session")
+def frontend_built() -> Path:
+    dist = ROOT / "frontend" / "dist"
+    if not (dist / "index.html").is_file() or not (dist / "lib" / "browserml.js").is_file():
+        pytest.fail("the frontend is not built; run: make frontend (make test does)")
+    return dist
+
+
+@pytest.fixture(scope="session")
+def site(live_server, frontend_built):
+    """The app over real HTTP, cross-origin isolated (COOP/COEP), with the built frontend."""
+    return live_server
+
+
+@pytest.fixture(scope="session")
+def plain_site(frontend_built):
+    """The same app without COOP/COEP: the page is not cross-origin isolated."""
+    from app import create_app
+
+    server = LiveServer(create_app({"MODELS_DIR": str(MODELS), "CROSS_ORIGIN_ISOLATION": False}))
+    yield server
+    server.close()

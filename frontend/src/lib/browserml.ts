@@ -1,0 +1,308 @@
+/**
+ * browserml: run a catalog model on the user's device, or transparently on the server.
+ *
+ *   import { loadModel } from "/lib/browserml.js";
+ *   const model = await loadModel("imagenet", { onProgress: (p) => console.log(p.loaded, p.total) });
+ *   const result = await model.run(document.querySelector("img"));
+ *   console.log(model.backend, result.labels[0]);
+ *
+ * `loadModel` reads the model's manifest from the host, picks a backend for this
+ * device (WebGPU with a real adapter, else WASM with threads when the page is
+ * cross-origin isolated, else the server), downloads the recommended variant
+ * with progress, verifies its sha256, caches it, and creates the session in a
+ * Web Worker. Any failure moves to the next backend; `model.backend` and
+ * `model.fallbackReason` say what happened. Results have the same shape as the
+ * server's `POST /api/v1/models/<name>/predict`.
+ */
+
+import * as Comlink from "comlink";
+
+import type { ArtifactRef, Progress } from "../runtime/artifacts.js";
+import { type Backend, type BackendChoice, type Candidate, planBackends } from "../runtime/backends.js";
+import { type Device, probeDevice } from "../runtime/device.js";
+import type { RunResult, WorkerApi, WorkerInput } from "../runtime/worker.js";
+import { IMAGE_TASKS } from "../tasks/index.js";
+import type { Asset, Manifest, Variant } from "../tasks/types.js";
+
+export type { Progress } from "../runtime/artifacts.js";
+export type { Backend, BackendChoice } from "../runtime/backends.js";
+export { probeDevice } from "../runtime/device.js";
+
+export interface LoadOptions {
+  backend?: BackendChoice;
+  /** A specific variant file (it must have passed its gates). */
+  variant?: string;
+  onProgress?: (progress: Progress) => void;
+  /** Host origin (default: where this library was served from). */
+  host?: string;
+}
+
+export type ImageInput = HTMLImageElement | HTMLCanvasElement | ImageBitmap | ImageData | Blob | string | URL;
+export type TextInput = string | string[];
+
+export interface RunOptions {
+  /** Send this input to the server even if the model runs locally. */
+  server?: boolean;
+}
+
+/** The manifest as `GET /api/v1/models/<name>` returns it: artifacts carry their URLs. */
+export type ManifestWithUrls = Omit<Manifest, "variants" | "assets"> & {
+  variants: Array<Variant & { url: string | null }>;
+  assets: Array<Asset & { url: string }>;
+};
+
+const LIB_URL = import.meta.url;
+// The worker is published beside the library. Absolute, because the bundler may
+// move this module's code into a hashed chunk under /assets/.
+const WORKER_PATH = "/lib/worker.js";
+const workers = new Map<string, Promise<Comlink.Remote<WorkerApi>>>();
+
+function hostOf(options: LoadOptions): string {
+  return options.host ?? new URL(LIB_URL).origin;
+}
+
+function workerFor(candidate: Candidate, host: string): Promise<Comlink.Remote<WorkerApi>> {
+  const key = `${candidate.backend}:${candidate.threads}`;
+  let remote = workers.get(key);
+  if (!remote) {
+    remote = (async () => {
+      const worker = new Worker(new URL(WORKER_PATH, host), { type: "module", name: `browserml-${key}` });
+      const api = Comlink.wrap<WorkerApi>(worker);
+      await api.setup({
+        backend: candidate.backend as "webgpu" | "wasm",
+        threads: candidate.threads,
+        wasmPaths: `${host}/ort/`,
+      });
+      return api;
+    })();
+    workers.set(key, remote);
+    remote.catch(() => workers.delete(key));
+  }
+  return remote;
+}
+
+async function errorMessage(response: Response): Promise<string> {
+  try {
+    return ((await response.json()) as { error?: string }).error ?? response.statusText;
+  } catch {
+    return response.statusText;
+  }
+}
+
+/** A loaded model: `run` it, read where it runs, `dispose` it. */
+export class Model {
+  backend: Backend;
+  variant: string | null;
+  threads: number;
+  /** Why the model is not on the first backend the plan wanted (null if it is). */
+  fallbackReason: string | null;
+  /** Why this backend, in words. */
+  reason: string;
+  loadMs: number;
+  /** True when every artifact came from Cache Storage (nothing downloaded). */
+  fromCache: boolean;
+  readonly manifest: ManifestWithUrls;
+  readonly device: Device;
+  private readonly host: string;
+  private readonly key: string;
+  private remote: Comlink.Remote<WorkerApi> | null;
+
+  constructor(init: {
+    manifest: ManifestWithUrls;
+    device: Device;
+    host: string;
+    candidate: Candidate;
+    fallbackReason: string | null;
+    remote: Comlink.Remote<WorkerApi> | null;
+    loadMs: number;
+    fromCache: boolean;
+  }) {
+    this.manifest = init.manifest;
+    this.device = init.device;
+    this.host = init.host;
+    this.backend = init.candidate.backend;
+    this.variant = init.candidate.variant ?? init.manifest.recommended.server;
+    this.threads = init.candidate.threads;
+    this.reason = init.candidate.reason;
+    this.fallbackReason = init.fallbackReason;
+    this.remote = init.remote;
+    this.loadMs = init.loadMs;
+    this.fromCache = init.fromCache;
+    this.key = `${init.manifest.name}/${init.manifest.version}/${this.variant}`;
+  }
+
+  get name(): string {
+    return this.manifest.name;
+  }
+
+  /** The task result for `input`, with where and how fast it was computed. */
+  async run(input: ImageInput | TextInput, options: RunOptions = {}): Promise<Record<string, unknown>> {
+    const isImage = IMAGE_TASKS.has(this.manifest.task);
+    if (this.backend !== "server" && this.remote && !options.server) {
+      try {
+        const local = isImage ? await toBitmap(input as ImageInput) : checkText(input);
+        // Bitmaps are transferred (no copy); strings are cloned.
+        const payload: WorkerInput = local instanceof ImageBitmap ? Comlink.transfer(local, [local]) : local;
+        const answer: RunResult = await this.remote.run(this.key, payload);
+        return this.describe(answer.result, this.backend, this.variant, answer.latencyMs);
+      } catch (err) {
+        if (err instanceof InputError) throw err;
+        // A backend that fails while running hands over to the server for good.
+        this.fallbackReason = `${this.backend} failed while running (${String(err)}); the server answers`;
+        this.backend = "server";
+        this.variant = this.manifest.recommended.server;
+        this.reason = "server (fallback after a failure)";
+      }
+    }
+    return this.runOnServer(input, isImage);
+  }
+
+  private async runOnServer(input: ImageInput | TextInput, isImage: boolean): Promise<Record<string, unknown>> {
+    const url = `${this.host}/api/v1/models/${this.manifest.name}/predict?version=${this.manifest.version}`;
+    let response: Response;
+    try {
+      if (isImage) {
+        const form = new FormData();
+        form.append("image", await toBlob(input as ImageInput), "image");
+        response = await fetch(url, { method: "POST", body: form });
+      } else {
+        const texts = checkText(input);
+        response = await fetch(url, {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify(Array.isArray(texts) ? { texts } : { text: texts }),
+        });
+      }
+    } catch (err) {
+      throw new Error(`the server cannot be reached (${String(err)}); you may be offline`);
+    }
+    if (!response.ok) throw new Error(await errorMessage(response));
+    const body = (await response.json()) as Record<string, unknown>;
+    return { ...body, backend: "server" };
+  }
+
+  private describe(
+    result: Record<string, unknown>,
+    backend: Backend,
+    variant: string | null,
+    latencyMs: number,
+  ): Record<string, unknown> {
+    return {
+      ...result,
+      model: this.manifest.name,
+      version: this.manifest.version,
+      variant,
+      backend,
+      latency_ms: Math.round(latencyMs * 1000) / 1000,
+    };
+  }
+
+  /** Release the session (the worker stays for other models). */
+  async dispose(): Promise<void> {
+    await this.remote?.dispose(this.key);
+    this.remote = null;
+  }
+}
+
+/** The input was wrong (not the backend): no fallback, the caller must fix it. */
+export class InputError extends Error {
+  override name = "InputError";
+}
+
+function checkText(input: unknown): string | string[] {
+  if (typeof input === "string" && input.trim()) return input;
+  if (Array.isArray(input) && input.length > 0 && input.every((t) => typeof t === "string" && t.trim())) {
+    return input as string[];
+  }
+  throw new InputError("text models take a non-empty string or a non-empty array of non-empty strings");
+}
+
+async function fetchImage(url: string | URL): Promise<Blob> {
+  const response = await fetch(url);
+  if (!response.ok) throw new InputError(`the image at ${String(url)} cannot be fetched (${response.status})`);
+  return response.blob();
+}
+
+async function toBitmap(input: ImageInput): Promise<ImageBitmap> {
+  try {
+    if (typeof input === "string" || input instanceof URL) return await createImageBitmap(await fetchImage(input));
+    if (input instanceof HTMLImageElement && !input.complete) await input.decode();
+    return await createImageBitmap(input as ImageBitmapSource);
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    throw new InputError(`this input cannot be decoded as an image (${String(err)}); use a JPEG, PNG or WebP`);
+  }
+}
+
+async function toBlob(input: ImageInput): Promise<Blob> {
+  if (input instanceof Blob) return input;
+  if (typeof input === "string" || input instanceof URL) return fetchImage(input);
+  const bitmap = await toBitmap(input);
+  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+  canvas.getContext("2d")?.drawImage(bitmap, 0, 0);
+  return canvas.convertToBlob({ type: "image/png" });
+}
+
+function artifactRef(host: string, file: string, entry: { url: string | null; sha256: string; bytes: number }): ArtifactRef {
+  if (!entry.url) throw new Error(`${file} is not served to clients`);
+  return { file, url: host + entry.url, sha256: entry.sha256, bytes: entry.bytes };
+}
+
+/** Load `name` on the best backend this device offers (see the module comment). */
+export async function loadModel(name: string, options: LoadOptions = {}): Promise<Model> {
+  const host = hostOf(options);
+  let response: Response;
+  try {
+    response = await fetch(`${host}/api/v1/models/${encodeURIComponent(name)}`);
+  } catch (err) {
+    throw new Error(`the catalog cannot be reached (${String(err)}); offline and not cached?`);
+  }
+  if (!response.ok) throw new Error(await errorMessage(response));
+  const manifest = (await response.json()) as ManifestWithUrls;
+  const device = await probeDevice();
+  const plan = planBackends(manifest as Manifest, device, options.backend ?? "auto", options.variant);
+  const reasons = [...plan.skipped];
+  for (const candidate of plan.candidates) {
+    if (candidate.backend === "server") {
+      return new Model({
+        manifest,
+        device,
+        host,
+        candidate,
+        fallbackReason: reasons.length ? reasons.join("; ") : null,
+        remote: null,
+        loadMs: 0,
+        fromCache: false,
+      });
+    }
+    try {
+      const variant = manifest.variants.find((v) => v.file === candidate.variant);
+      if (!variant) throw new Error(`no variant ${candidate.variant}`);
+      const tokenizerName = (manifest.preprocess as { tokenizer?: string }).tokenizer;
+      const tokenizer = manifest.assets.find((a) => a.file === tokenizerName);
+      const remote = await workerFor(candidate, host);
+      const loaded = await remote.load(
+        {
+          key: `${manifest.name}/${manifest.version}/${candidate.variant}`,
+          manifest,
+          model: artifactRef(host, variant.file, variant),
+          ...(tokenizer ? { tokenizer: artifactRef(host, tokenizer.file, tokenizer) } : {}),
+        },
+        options.onProgress ? Comlink.proxy(options.onProgress) : undefined,
+      );
+      return new Model({
+        manifest,
+        device,
+        host,
+        candidate,
+        fallbackReason: reasons.length ? reasons.join("; ") : null,
+        remote,
+        loadMs: loaded.loadMs,
+        fromCache: loaded.fromCache,
+      });
+    } catch (err) {
+      reasons.push(`${candidate.backend} failed to load ${candidate.variant}: ${String(err)}`);
+    }
+  }
+  throw new Error(`no backend could load ${name}: ${reasons.join("; ")}`);
+}

@@ -1,0 +1,87 @@
+/**
+ * Pre- and post-processing, one module per task: the browser side of
+ * app/tasks/ (same module names, same functions in camelCase, held to the same
+ * golden files under tests/data/golden/).
+ *
+ * Every task module exposes the same two pure functions, driven by a manifest:
+ *
+ * `prepare(input, manifest, assets) -> {feeds, context}`
+ *     turns a user input (an `ImageData`, or a string / list of strings) into
+ *     the ONNX feeds `{inputName: {type, data, dims}}` plus whatever `finish`
+ *     needs (for example the letterbox that maps boxes back to source pixels);
+ *     `assets` carries what the browser had to fetch first (the tokenizer).
+ * `finish(outputs, context, manifest) -> result`
+ *     turns the ONNX outputs (in the manifest's output order) into the task
+ *     result shape of DESIGN.md ("Task results").
+ *
+ * They do no I/O and know nothing of ONNX Runtime, so they run the same in a
+ * worker, on the page and under vitest.
+ */
+
+import * as embeddings from "./embeddings.js";
+import * as faceDetection from "./face_detection.js";
+import * as imageClassification from "./image_classification.js";
+import type { Letterbox } from "./imaging.js";
+import * as textClassification from "./text_classification.js";
+import type { TextAssets, TextBatch } from "./tokenization.js";
+import type {
+  EmbeddingsResult,
+  FaceDetectionResult,
+  Feeds,
+  ImageClassificationResult,
+  PixelsLike,
+  TaskManifest,
+  TaskName,
+  TensorLike,
+  TextClassificationBatchResult,
+  TextClassificationResult,
+} from "./types.js";
+
+/** What a task may need besides its input, fetched by the runtime beforehand. */
+export type TaskAssets = TextAssets;
+
+/** The contract every task module meets. */
+export interface TaskModule<Input, Context, Result> {
+  prepare(input: Input, manifest: TaskManifest, assets: TaskAssets): { feeds: Feeds; context: Context };
+  finish(outputs: readonly TensorLike[], context: Context, manifest: TaskManifest): Result;
+}
+
+export interface TaskModules {
+  "image-classification": TaskModule<PixelsLike, Letterbox, ImageClassificationResult>;
+  "face-detection": TaskModule<PixelsLike, Letterbox, FaceDetectionResult>;
+  "text-classification": TaskModule<
+    string | string[],
+    TextBatch,
+    TextClassificationResult | TextClassificationBatchResult
+  >;
+  embeddings: TaskModule<string | string[], TextBatch, EmbeddingsResult>;
+}
+
+export const TASKS: Readonly<TaskModules> = Object.freeze({
+  "image-classification": imageClassification,
+  "face-detection": faceDetection,
+  "text-classification": textClassification,
+  embeddings,
+});
+
+export const IMAGE_TASKS: ReadonlySet<TaskName> = new Set(["image-classification", "face-detection"]);
+export const TEXT_TASKS: ReadonlySet<TaskName> = new Set(["text-classification", "embeddings"]);
+
+/** The module implementing `task`; throws naming the known tasks. */
+export function taskModule<T extends TaskName>(task: T): TaskModules[T];
+export function taskModule(task: string): TaskModules[TaskName];
+export function taskModule(task: string): TaskModules[TaskName] {
+  if (!Object.hasOwn(TASKS, task)) {
+    throw new Error(
+      `unknown task ${JSON.stringify(task)}; known tasks: ${Object.keys(TASKS).sort().join(", ")}`,
+    );
+  }
+  return TASKS[task as TaskName];
+}
+
+export * from "./types.js";
+export { Letterbox, toTensor, resize, resample } from "./imaging.js";
+export { loadTokenizer, tokenizerFile, maxLength, TextTokenizer } from "./tokenization.js";
+export type { TextBatch } from "./tokenization.js";
+export { cosineSimilarity } from "./embeddings.js";
+export { embeddings, faceDetection, imageClassification, textClassification };

@@ -1,0 +1,68 @@
+/**
+ * One build, three products in dist/ (served by the Flask host):
+ * - the demo app (index.html + hashed bundles in assets/),
+ * - the runtime library at the stable URL /lib/browserml.js (+ /lib/worker.js),
+ * - the service worker /sw.js,
+ * plus ONNX Runtime Web's wasm files copied to /ort/ (same origin, no CDN).
+ *
+ * ONNX Runtime Web is resolved with the "onnxruntime-web-use-extern-wasm"
+ * condition: its glue .mjs and .wasm are loaded from /ort/ at run time
+ * instead of being bundled, so WASM threads start from their own file.
+ */
+import { copyFileSync, mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { defaultClientConditions, type Plugin } from "vite";
+import { defineConfig } from "vitest/config";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const ORT_FILES = ["ort-wasm-simd-threaded.jsep.mjs", "ort-wasm-simd-threaded.jsep.wasm"];
+
+function copyOrtWasm(): Plugin {
+  return {
+    name: "browserml-copy-ort-wasm",
+    apply: "build",
+    writeBundle(options) {
+      const out = resolve(options.dir ?? resolve(here, "dist"), "ort");
+      mkdirSync(out, { recursive: true });
+      for (const file of ORT_FILES) copyFileSync(resolve(here, "node_modules/onnxruntime-web/dist", file), resolve(out, file));
+    },
+  };
+}
+
+const FIXED_NAMES: Record<string, string> = {
+  browserml: "lib/browserml.js",
+  worker: "lib/worker.js",
+  sw: "sw.js",
+};
+
+export default defineConfig({
+  plugins: [copyOrtWasm()],
+  resolve: { conditions: ["onnxruntime-web-use-extern-wasm", ...defaultClientConditions] },
+  build: {
+    outDir: "dist",
+    emptyOutDir: true,
+    target: "es2022",
+    sourcemap: true,
+    chunkSizeWarningLimit: 1024,
+    rollupOptions: {
+      input: {
+        index: resolve(here, "index.html"),
+        browserml: resolve(here, "src/lib/browserml.ts"),
+        worker: resolve(here, "src/runtime/worker.ts"),
+        sw: resolve(here, "src/sw.ts"),
+      },
+      preserveEntrySignatures: "exports-only",
+      output: {
+        entryFileNames: (chunk) => FIXED_NAMES[chunk.name] ?? "assets/[name]-[hash].js",
+        chunkFileNames: "assets/[name]-[hash].js",
+        assetFileNames: "assets/[name]-[hash][extname]",
+      },
+    },
+  },
+  test: {
+    environment: "node",
+    include: ["tests/**/*.test.ts"],
+  },
+});
