@@ -38,7 +38,7 @@ def index() -> Response | str:
 @bp.get("/lib/<path:file>", defaults={"folder": "lib"})
 @bp.get("/assets/<path:file>", defaults={"folder": "assets"})
 @bp.get("/ort/<path:file>", defaults={"folder": "ort"})
-@bp.get("/<any('sw.js', 'favicon.svg', 'app.webmanifest'):file>", defaults={"folder": ""})
+@bp.get("/<any('sw.js', 'shell.json', 'favicon.svg', 'app.webmanifest'):file>", defaults={"folder": ""})
 def frontend_file(file: str, folder: str) -> Response:
     """Built frontend files: the runtime library (/lib), hashed bundles (/assets), ONNX Runtime Web (/ort)."""
     file = f"{folder}/{file}" if folder else file

@@ -9,8 +9,8 @@
  * condition: its glue .mjs and .wasm are loaded from /ort/ at run time
  * instead of being bundled, so WASM threads start from their own file.
  */
-import { copyFileSync, mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { defaultClientConditions, type Plugin } from "vite";
@@ -31,6 +31,30 @@ function copyOrtWasm(): Plugin {
   };
 }
 
+/** Every file of the build the app needs offline, for the service worker to precache. */
+function writeShellList(): Plugin {
+  const walk = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+      entry.isDirectory() ? walk(join(dir, entry.name)) : [join(dir, entry.name)],
+    );
+  return {
+    name: "browserml-shell-list",
+    apply: "build",
+    writeBundle: {
+      order: "post",
+      handler(options) {
+        const out = options.dir ?? resolve(here, "dist");
+        const files = walk(out)
+          .map((file) => "/" + relative(out, file).split("\\").join("/"))
+          .filter((url) => !url.endsWith(".map") && url !== "/sw.js" && url !== "/shell.json")
+          .map((url) => (url === "/index.html" ? "/" : url))
+          .sort();
+        writeFileSync(join(out, "shell.json"), JSON.stringify(files, null, 1));
+      },
+    },
+  };
+}
+
 const FIXED_NAMES: Record<string, string> = {
   browserml: "lib/browserml.js",
   worker: "lib/worker.js",
@@ -38,7 +62,7 @@ const FIXED_NAMES: Record<string, string> = {
 };
 
 export default defineConfig({
-  plugins: [copyOrtWasm()],
+  plugins: [copyOrtWasm(), writeShellList()],
   resolve: { conditions: ["onnxruntime-web-use-extern-wasm", ...defaultClientConditions] },
   build: {
     outDir: "dist",

@@ -9,13 +9,16 @@
 const sw = self as unknown as ServiceWorkerGlobalScope;
 
 const SHELL_CACHE = "browserml-shell-v1";
-const SHELL = ["/", "/lib/browserml.js", "/lib/worker.js"];
 
+// Precache the whole build (listed in /shell.json at build time: the page, the
+// runtime, hashed bundles and ONNX Runtime Web's wasm), so the second visit
+// works offline no matter which files the first visit happened to request.
 sw.addEventListener("install", (event: ExtendableEvent) => {
   event.waitUntil(
     (async () => {
+      const files = (await (await fetch("/shell.json", { cache: "no-cache" })).json()) as string[];
       const cache = await caches.open(SHELL_CACHE);
-      await cache.addAll(SHELL);
+      await cache.addAll(files);
       await sw.skipWaiting();
     })(),
   );

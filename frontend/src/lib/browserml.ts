@@ -248,17 +248,32 @@ function artifactRef(host: string, file: string, entry: { url: string | null; sh
   return { file, url: host + entry.url, sha256: entry.sha256, bytes: entry.bytes };
 }
 
+const MANIFEST_CACHE = "browserml-manifests-v1";
+
+/**
+ * The model's manifest from the host; when the host cannot be reached, the
+ * copy kept from the last successful visit (so cached models work offline).
+ */
+async function fetchManifest(host: string, name: string): Promise<ManifestWithUrls> {
+  const url = `${host}/api/v1/models/${encodeURIComponent(name)}`;
+  const cache = typeof caches === "undefined" ? null : await caches.open(MANIFEST_CACHE).catch(() => null);
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (err) {
+    const kept = await cache?.match(url);
+    if (kept) return (await kept.json()) as ManifestWithUrls;
+    throw new Error(`${name}: the host cannot be reached (${String(err)}) and this model is not cached; you are offline`);
+  }
+  if (!response.ok) throw new Error(await errorMessage(response));
+  await cache?.put(url, response.clone()).catch(() => undefined);
+  return (await response.json()) as ManifestWithUrls;
+}
+
 /** Load `name` on the best backend this device offers (see the module comment). */
 export async function loadModel(name: string, options: LoadOptions = {}): Promise<Model> {
   const host = hostOf(options);
-  let response: Response;
-  try {
-    response = await fetch(`${host}/api/v1/models/${encodeURIComponent(name)}`);
-  } catch (err) {
-    throw new Error(`the catalog cannot be reached (${String(err)}); offline and not cached?`);
-  }
-  if (!response.ok) throw new Error(await errorMessage(response));
-  const manifest = (await response.json()) as ManifestWithUrls;
+  const manifest = await fetchManifest(host, name);
   const device = await probeDevice();
   const plan = planBackends(manifest as Manifest, device, options.backend ?? "auto", options.variant);
   const reasons = [...plan.skipped];

@@ -1,0 +1,58 @@
+"""Configuration: server fallback (this browser has neither WebGPU nor WebAssembly),
+plus the client budget and device memory rules that send a model to the server."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser_harness import catalog_samples, check_model, js_result
+from tests.conftest import CATALOG
+
+pytestmark = [pytest.mark.catalog, pytest.mark.browser]
+SAMPLES = catalog_samples()
+
+NO_WASM_NO_GPU = """
+delete globalThis.WebAssembly;
+Object.defineProperty(Navigator.prototype, 'gpu', {get: () => undefined});
+"""
+
+
+@pytest.fixture()
+def bare_page(page):
+    page.add_init_script(NO_WASM_NO_GPU)
+    return page
+
+
+@pytest.mark.parametrize("name", CATALOG)
+def test_without_webgpu_and_wasm_every_model_answers_from_the_server(bare_page, site, name):
+    bare_page.goto(f"{site.url}/?sw=off")
+    result, info = check_model(bare_page, site.url, name, SAMPLES[name])
+    assert info["backend"] == "server" and result["backend"] == "server"
+    assert "WebAssembly unavailable" in info["fallbackReason"]
+    assert "no WebGPU" in info["fallbackReason"]
+
+
+def test_demo_text_page_on_the_server(bare_page, site):
+    bare_page.goto(f"{site.url}/?sw=off#/text")
+    result = js_result(bare_page, "[data-testid=text-result]")
+    assert result["backend"] == "server" and result["labels"][0]["label"] == "positive"
+    status = bare_page.locator('[data-status="sentiment"]')
+    assert status.locator('[data-field="runs on"]').inner_text() == "server"
+
+
+def test_a_variant_over_the_client_budget_goes_to_the_server(page, site):
+    page.goto(f"{site.url}/?sw=off")
+    # text-embedder fp32 is 90 MB; its manifest allows clients 50 MB.
+    _, info = check_model(page, site.url, "text-embedder", SAMPLES["text-embedder"], variant="model.onnx")
+    assert info["backend"] == "server"
+    assert "over the 50.0 MB client budget" in info["fallbackReason"]
+
+
+def test_a_device_with_too_little_memory_goes_to_the_server(page, site):
+    page.add_init_script("Object.defineProperty(Navigator.prototype, 'deviceMemory', {get: () => 0.25});")
+    page.goto(f"{site.url}/?sw=off")
+    _, info = check_model(page, site.url, "sentiment", SAMPLES["sentiment"], variant="model.fp16.onnx")
+    assert info["backend"] == "server"
+    assert "reports 0.25 GB of memory" in info["fallbackReason"]
+    _, small = check_model(page, site.url, "emotion", SAMPLES["emotion"])
+    assert small["backend"] == "wasm"  # a 94 kB model still runs on the device

@@ -1,0 +1,46 @@
+"""Configuration: a tampered artifact (sha256 mismatch): it is rejected, never loaded
+or cached, and the server answers; with the real file back, the device runs it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser_harness import catalog_samples, check_model, js_result
+from tests.conftest import CATALOG
+
+pytestmark = [pytest.mark.catalog, pytest.mark.browser]
+SAMPLES = catalog_samples()
+
+
+def tamper(route):
+    """Serve the real file with one byte flipped (same size, different sha256)."""
+    response = route.fetch()
+    body = bytearray(response.body())
+    body[len(body) // 2] ^= 0x01
+    route.fulfill(response=response, body=bytes(body))
+
+
+@pytest.mark.parametrize("name", CATALOG)
+def test_tampered_model_is_rejected_and_the_server_answers(page, site, name):
+    page.context.route("**/models/*/*/*.onnx", tamper)
+    page.goto(f"{site.url}/?sw=off")
+    _, info = check_model(page, site.url, name, SAMPLES[name])
+    assert info["backend"] == "server"
+    assert "does not match the manifest's" in info["fallbackReason"], info
+    # Nothing tampered was cached: with the real file back, the device downloads and runs it.
+    page.context.unroute("**/models/*/*/*.onnx")
+    _, again = check_model(page, site.url, name, SAMPLES[name])
+    assert again["backend"] == "wasm" and again["fromCache"] is False
+
+
+def test_demo_images_page_shows_the_fallback(page, site, tmp_path):
+    page.context.route("**/models/*/*/*.onnx", tamper)
+    image = tmp_path / "cat.png"
+    image.write_bytes(SAMPLES["imagenet"].png)
+    page.goto(f"{site.url}/?sw=off#/images")
+    page.set_input_files("[data-testid=images-file]", str(image))
+    result = js_result(page, "[data-testid=images-result]")
+    assert result["backend"] == "server"
+    status = page.locator('[data-status="imagenet"]')
+    assert status.locator('[data-field="runs on"]').inner_text() == "server"
+    assert "sha256" in status.locator('[data-field="fallback"]').inner_text()

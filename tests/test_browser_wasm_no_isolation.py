@@ -1,0 +1,32 @@
+"""Configuration: WASM without cross-origin isolation (no COOP/COEP, so one thread)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser_harness import catalog_samples, check_model, js_result, server_predict, assert_agrees
+from tests.conftest import CATALOG
+
+pytestmark = [pytest.mark.catalog, pytest.mark.browser]
+SAMPLES = catalog_samples()
+
+
+@pytest.mark.parametrize("name", CATALOG)
+def test_library_runs_every_model_on_one_wasm_thread(page, plain_site, name):
+    page.goto(f"{plain_site.url}/?sw=off")
+    _, info = check_model(page, plain_site.url, name, SAMPLES[name])
+    assert info["isolated"] is False
+    assert info["backend"] == "wasm" and info["threads"] == 1
+    assert "not cross-origin isolated" in info["reason"]
+
+
+def test_demo_images_page_says_one_thread(page, plain_site, tmp_path):
+    image = tmp_path / "cat.png"
+    image.write_bytes(SAMPLES["imagenet"].png)
+    page.goto(f"{plain_site.url}/?sw=off#/images")
+    page.set_input_files("[data-testid=images-file]", str(image))
+    result = js_result(page, "[data-testid=images-result]")
+    assert_agrees(result, server_predict(plain_site.url, "imagenet", SAMPLES["imagenet"], result["variant"]))
+    status = page.locator('[data-status="imagenet"]')
+    assert status.locator('[data-field="runs on"]').inner_text() == "WASM, 1 thread"
+    assert "not cross-origin isolated" in status.locator('[data-field="why"]').inner_text()
