@@ -14,7 +14,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "default-src 'self'",
         "script-src 'self' 'wasm-unsafe-eval'",
         "worker-src 'self' blob:",
-        "connect-src 'self'",
+        "connect-src 'self' blob:",  # blob: the page's own object URLs (run(url))
         "img-src 'self' data: blob:",
         "media-src 'self' blob: mediastream:",
         "style-src 'self'",

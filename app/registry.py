@@ -75,10 +75,14 @@ class ModelVersion:
     @property
     def task_manifest(self) -> dict[str, Any]:
         """The manifest as ``app.tasks`` needs it: files it names resolved inside this version."""
-        pre = self.manifest.get("preprocess", {})
-        if "tokenizer" not in pre:
-            return self.manifest
-        return {**self.manifest, "preprocess": {**pre, "tokenizer_path": str(self.directory / pre["tokenizer"])}}
+        manifest = dict(self.manifest)
+        pre = manifest.get("preprocess", {})
+        if "tokenizer" in pre:
+            manifest["preprocess"] = {**pre, "tokenizer_path": str(self.directory / pre["tokenizer"])}
+        fallback = manifest.get("fallback", {})
+        if fallback.get("lexicon") in self.artifacts:
+            manifest["fallback"] = {**fallback, "lexicon_path": str(self.directory / fallback["lexicon"])}
+        return manifest
 
     @property
     def task(self) -> str:

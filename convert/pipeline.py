@@ -23,7 +23,7 @@ from app.tasks.contracts import CONTRACTS
 from convert import datasets, evaluate, gates, variants
 from convert.errors import ConversionError
 from convert.opcheck import check_browser_ops, suitable_backends
-from convert.packages import package_version, sha256_file
+from convert.packages import package_file, package_version, sha256_file
 from convert.progress import Progress
 from convert.recipe import Recipe, load_recipe
 from convert.report import write_report
@@ -75,6 +75,7 @@ def _source_packages(recipe: Recipe, root: Path) -> set[str]:
             packages.add(part["package"])
     for split in recipe.data.values():
         packages.update(split.get("packages", []))
+    packages.update(spec["package"] for spec in recipe.assets.values())
     return packages
 
 
@@ -135,7 +136,10 @@ def convert_model(recipe: Recipe, root: Path, models_dir: Path, force: bool = Fa
             source = load_source(recipe)
         with print_.step("optimise the fp32 graph"):
             fp32 = variants.optimize_fp32(source.model)
-        for asset, path in source.assets.items():
+        assets = dict(source.assets)
+        for asset, spec in recipe.assets.items():
+            assets[asset] = package_file(spec["package"], spec["module"], spec["file"])
+        for asset, path in assets.items():
             shutil.copyfile(path, work / asset)
         base = contract(recipe, resolve_labels(recipe))
         eval_manifest = for_evaluation(base, work)
@@ -258,7 +262,7 @@ def _manifest(
         "client": client,
         "fallback": dict(recipe.fallback),
         "assets": [
-            {"file": a, "bytes": (work / a).stat().st_size, "sha256": sha256_file(work / a)} for a in sorted(source.assets)
+            {"file": a, "bytes": (work / a).stat().st_size, "sha256": sha256_file(work / a)} for a in sorted(set(source.assets) | set(recipe.assets))
         ],
         "evaluation": {
             "calibration": {**recipe.data["calibration"], "samples": len(calibration)},

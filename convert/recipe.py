@@ -22,7 +22,7 @@ PRECISIONS = ("fp32", "int8", "fp16")
 INT8_METHODS = ("static-qdq", "dynamic")
 TOP_LEVEL = {
     "name", "task", "description", "licence", "source", "inputs", "outputs", "preprocess",
-    "postprocess", "labels", "data", "variants", "gates", "client", "fallback",
+    "postprocess", "labels", "data", "variants", "gates", "client", "fallback", "assets",
 }
 
 
@@ -60,7 +60,22 @@ class Recipe:
     gates: dict[str, Any]
     client: dict[str, Any]
     fallback: dict[str, Any]
-    raw: dict[str, Any] = field(repr=False)
+    # Extra files shipped beside the variants, by file name: {package, module, file}.
+    assets: dict[str, dict[str, str]] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+def _assets(raw: dict[str, Any], where: str) -> dict[str, dict[str, str]]:
+    """``[assets."<file>"]`` tables: each names a file inside an installed package."""
+    assets = raw.get("assets", {})
+    if not isinstance(assets, dict):
+        raise ConversionError(f"{where}: [assets] must be a table of file names")
+    for name, spec in assets.items():
+        if "/" in name or name.startswith("."):
+            raise ConversionError(f"{where}: asset name {name!r} must be a plain file name")
+        if not isinstance(spec, dict) or not all(isinstance(spec.get(k), str) for k in ("package", "module", "file")):
+            raise ConversionError(f"{where}: [assets.{name!r}] needs package, module and file (strings)")
+    return assets
 
 
 def catalog_dir(root: Path) -> Path:
@@ -170,5 +185,6 @@ def _check(raw: dict[str, Any], path: Path, digest: str) -> Recipe:
         gates=gates,
         client=raw.get("client", {}),
         fallback=raw.get("fallback", {}),
+        assets=_assets(raw, where),
         raw=raw,
     )

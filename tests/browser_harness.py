@@ -185,3 +185,13 @@ def check_model(page, base_url: str, name: str, sample: Sample, **options: Any) 
     want = server_predict(base_url, name, sample, variant)
     assert_agrees(result, want, name, tolerance_for(manifest_of(base_url, name), variant))
     return result, info
+
+
+def upload_to_demo(page, url: str, page_name: str, png: bytes, tmp_path) -> dict[str, Any]:
+    """Open the demo page ``page_name`` (images / faces) at ``url``, choose ``png`` in its
+    file input, and return the result the page published."""
+    image = tmp_path / f"{page_name}.png"
+    image.write_bytes(png)
+    page.goto(url)
+    page.set_input_files(f"[data-testid={page_name}-file]", str(image))
+    return js_result(page, f"[data-testid={page_name}-result]")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser_harness import catalog_samples, check_model, js_result
+from tests.browser_harness import catalog_samples, check_model, upload_to_demo
 from tests.conftest import CATALOG
 
 pytestmark = [pytest.mark.catalog, pytest.mark.browser]
@@ -35,11 +35,7 @@ def test_tampered_model_is_rejected_and_the_server_answers(page, site, name):
 
 def test_demo_images_page_shows_the_fallback(page, site, tmp_path):
     page.context.route("**/models/*/*/*.onnx", tamper)
-    image = tmp_path / "cat.png"
-    image.write_bytes(SAMPLES["imagenet"].png)
-    page.goto(f"{site.url}/?sw=off#/images")
-    page.set_input_files("[data-testid=images-file]", str(image))
-    result = js_result(page, "[data-testid=images-result]")
+    result = upload_to_demo(page, f"{site.url}/?sw=off#/images", "images", SAMPLES["imagenet"].png, tmp_path)
     assert result["backend"] == "server"
     status = page.locator('[data-status="imagenet"]')
     assert status.locator('[data-field="runs on"]').inner_text() == "server"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser_harness import catalog_samples, check_model, js_result, server_predict, assert_agrees
+from tests.browser_harness import catalog_samples, check_model, server_predict, assert_agrees, upload_to_demo
 from tests.conftest import CATALOG
 
 pytestmark = [pytest.mark.catalog, pytest.mark.browser]
@@ -21,11 +21,7 @@ def test_library_runs_every_model_on_one_wasm_thread(page, plain_site, name):
 
 
 def test_demo_images_page_says_one_thread(page, plain_site, tmp_path):
-    image = tmp_path / "cat.png"
-    image.write_bytes(SAMPLES["imagenet"].png)
-    page.goto(f"{plain_site.url}/?sw=off#/images")
-    page.set_input_files("[data-testid=images-file]", str(image))
-    result = js_result(page, "[data-testid=images-result]")
+    result = upload_to_demo(page, f"{plain_site.url}/?sw=off#/images", "images", SAMPLES["imagenet"].png, tmp_path)
     assert_agrees(result, server_predict(plain_site.url, "imagenet", SAMPLES["imagenet"], result["variant"]))
     status = page.locator('[data-status="imagenet"]')
     assert status.locator('[data-field="runs on"]').inner_text() == "WASM, 1 thread"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser_harness import (
+    upload_to_demo,
     assert_agrees,
     catalog_samples,
     check_model,
@@ -40,11 +41,7 @@ def test_fp16_text_models_agree_with_the_server_within_1e_3(page, site, name):
 
 
 def test_demo_images_page(page, site, tmp_path):
-    image = tmp_path / "cat.png"
-    image.write_bytes(SAMPLES["imagenet"].png)
-    page.goto(f"{site.url}/?sw=off#/images")
-    page.set_input_files("[data-testid=images-file]", str(image))
-    result = js_result(page, "[data-testid=images-result]")
+    result = upload_to_demo(page, f"{site.url}/?sw=off#/images", "images", SAMPLES["imagenet"].png, tmp_path)
     assert result["backend"] == "wasm"
     assert_agrees(result, server_predict(site.url, "imagenet", SAMPLES["imagenet"], result["variant"]))
     assert page.locator('[data-status="imagenet"] [data-field="runs on"]').inner_text() == "WASM, 2 threads"
@@ -52,11 +49,7 @@ def test_demo_images_page(page, site, tmp_path):
 
 
 def test_demo_faces_page_detects_faces_and_their_emotion(page, site, tmp_path):
-    image = tmp_path / "astronaut.png"
-    image.write_bytes(SAMPLES["face-detector"].png)
-    page.goto(f"{site.url}/?sw=off#/faces")
-    page.set_input_files("[data-testid=faces-file]", str(image))
-    result = js_result(page, "[data-testid=faces-result]")
+    result = upload_to_demo(page, f"{site.url}/?sw=off#/faces", "faces", SAMPLES["face-detector"].png, tmp_path)
     server = server_predict(site.url, "face-detector", SAMPLES["face-detector"], result["variant"])
     assert_agrees({k: v for k, v in result.items()}, server, "faces")
     assert result["faces"][0]["emotion"]["labels"][0]["label"] == "happy"
@@ -77,3 +70,57 @@ def test_demo_text_page_sentiment_similarity_and_search(page, site):
     assert similarity["similarity"] > 0.5
     ranked = js_result(page, "[data-testid=search-result]")
     assert ranked[0]["sentence"] in {"We had pizza for dinner.", "The soup was delicious and warm."}
+
+
+INPUT_KINDS_JS = """
+async ({png}) => {
+  const lib = await import('/lib/browserml.js');
+  const model = await lib.loadModel('imagenet');
+  const blob = new Blob([Uint8Array.from(atob(png), (c) => c.charCodeAt(0))], {type: 'image/png'});
+  const url = URL.createObjectURL(blob);
+  const img = new Image();
+  img.src = url;
+  await img.decode();
+  const bitmap = await createImageBitmap(blob);
+  const canvas = document.createElement('canvas');
+  canvas.width = bitmap.width;
+  canvas.height = bitmap.height;
+  canvas.getContext('2d').drawImage(bitmap, 0, 0);
+  const imageData = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+  const inputs = {blob, url, img, canvas, bitmap: await createImageBitmap(blob), imageData};
+  const out = {};
+  for (const [kind, input] of Object.entries(inputs)) out[kind] = (await model.run(input)).labels;
+  let error = null;
+  try { await model.run(new Blob(['not an image'], {type: 'text/plain'})); } catch (e) { error = String(e); }
+  return {out, error, backend: model.backend};
+}
+"""
+
+
+def test_run_takes_every_image_input_kind_and_refuses_a_non_image(page, site):
+    page.goto(f"{site.url}/?sw=off")
+    import base64
+
+    answer = page.evaluate(INPUT_KINDS_JS, {"png": base64.b64encode(SAMPLES["imagenet"].png).decode()})
+    labels = answer["out"]
+    assert set(labels) == {"blob", "url", "img", "canvas", "bitmap", "imageData"}
+    assert all(v == labels["blob"] for v in labels.values()), labels
+    assert "cannot be decoded as an image" in answer["error"]
+    assert answer["backend"] == "wasm"  # a bad input is the caller's error, not a reason to fall back
+
+
+def test_demo_shows_plain_errors_for_a_non_image_and_a_huge_file(page, site, tmp_path):
+    page.goto(f"{site.url}/?sw=off#/images")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    page.set_input_files("[data-testid=images-file]", str(notes))
+    error = page.locator("[data-testid=error]")
+    error.wait_for(state="visible")
+    assert "is not an image" in error.inner_text()
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(SAMPLES["imagenet"].png + b"\0" * 11_000_000)
+    page.set_input_files("[data-testid=images-file]", str(huge))
+    page.wait_for_function("() => document.querySelector('[data-testid=error]').textContent.includes('limit is 10 MB')")
+    # The page still works afterwards.
+    result = upload_to_demo(page, f"{site.url}/?sw=off#/images", "images", SAMPLES["imagenet"].png, tmp_path)
+    assert result["labels"][0]["label"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser_harness import catalog_samples, check_model, js_result
+from tests.browser_harness import catalog_samples, check_model, upload_to_demo
 
 pytestmark = [pytest.mark.catalog, pytest.mark.browser]
 SAMPLES = catalog_samples()
@@ -35,11 +35,8 @@ def test_demo_faces_page_on_forced_webgpu(page, site, tmp_path):
     # The demo forces a backend from its control (here through ?backend=); its
     # variants are the manifest's, so on SwiftShader (no fp16) it lands on WASM
     # and shows why, rather than failing.
-    image = tmp_path / "astronaut.png"
-    image.write_bytes(SAMPLES["face-detector"].png)
-    page.goto(f"{site.url}/?sw=off&backend=webgpu#/faces")
-    page.set_input_files("[data-testid=faces-file]", str(image))
-    result = js_result(page, "[data-testid=faces-result]")
+    url = f"{site.url}/?sw=off&backend=webgpu#/faces"
+    result = upload_to_demo(page, url, "faces", SAMPLES["face-detector"].png, tmp_path)
     assert len(result["faces"]) == 1 and result["faces"][0]["emotion"]["labels"][0]["label"] == "happy"
     fallback = page.locator('[data-status="face-detector"] [data-field="fallback"]').inner_text()
     assert "shader-f16" in fallback

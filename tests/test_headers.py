@@ -37,7 +37,7 @@ def test_csp_allows_own_scripts_and_webassembly_only():
     csp = dict(part.split(" ", 1) for part in SECURITY_HEADERS["Content-Security-Policy"].split("; "))
     assert csp["default-src"] == "'self'"
     assert csp["script-src"] == "'self' 'wasm-unsafe-eval'"
-    assert csp["connect-src"] == "'self'"
+    assert csp["connect-src"] == "'self' blob:"  # the page's own object URLs only
     assert "unsafe-inline" not in SECURITY_HEADERS["Content-Security-Policy"]
     assert csp["object-src"] == "'none'"
 

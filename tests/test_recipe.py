@@ -94,3 +94,16 @@ def test_a_missing_size_budget_is_named(tmp_path: Path, root: Path) -> None:
 def test_broken_toml_says_fix_the_syntax(tmp_path: Path, root: Path) -> None:
     with pytest.raises(ConversionError, match="not valid TOML"):
         load_recipe(write_recipe(tmp_path, "name = "), root)
+
+
+def test_assets_name_a_file_in_a_package(tmp_path: Path, root: Path) -> None:
+    good = valid_recipe() + '[assets."lexicon.txt"]\npackage = "vaderSentiment"\nmodule = "vaderSentiment"\nfile = "vader_lexicon.txt"\n'
+    assert load_recipe(write_recipe(tmp_path, good), root).assets["lexicon.txt"]["package"] == "vaderSentiment"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    missing = valid_recipe() + '[assets."lexicon.txt"]\npackage = "vaderSentiment"\n'
+    with pytest.raises(ConversionError, match=r"needs package, module and file"):
+        load_recipe(write_recipe(tmp_path / "a", missing), root)
+    escaping = valid_recipe() + '[assets."../x.txt"]\npackage = "p"\nmodule = "m"\nfile = "f"\n'
+    with pytest.raises(ConversionError, match=r"must be a plain file name"):
+        load_recipe(write_recipe(tmp_path / "b", escaping), root)

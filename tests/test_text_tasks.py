@@ -128,3 +128,34 @@ def test_head_to_onnx_is_plain_and_matches_predict_proba():
     probs = session.run(None, {"embedding": x})[0]
     assert probs.shape == (300, 2)
     np.testing.assert_allclose(probs, model.predict_proba(x), atol=1e-6)
+
+
+def _lexicon_manifest() -> dict:
+    import vaderSentiment
+
+    lexicon = Path(vaderSentiment.__file__).parent / "vader_lexicon.txt"
+    return {"postprocess": POST, "fallback": {"lexicon": "vader_lexicon.txt", "lexicon_path": str(lexicon)}}
+
+
+def test_unsure_model_falls_back_to_the_lexicon_and_says_so():
+    manifest = _lexicon_manifest()
+    unsure = [np.array([[0.55, 0.45], [0.48, 0.52], [0.1, 0.9]], np.float32)]
+    texts = ("I absolutely love this wonderful, great place!", "It is a table.", "Awful, terrible, hateful.")
+    got = text_classification.finish(unsure, TextBatch(False, None, texts), manifest)["results"]
+    # 1: the model was unsure (0.55), the lexicon is clearly positive: the lexicon answers.
+    assert got[0]["fallback"] == "lexicon" and got[0]["uncertain"] is True
+    assert got[0]["labels"][0]["label"] == "positive" and got[0]["labels"][0]["score"] > 0.9
+    # 2: unsure, but the lexicon is neutral: the model's unsure answer stays.
+    assert got[1]["fallback"] is None and got[1]["labels"][0]["label"] == "positive"
+    # 3: the model is confident: no fallback, even though the lexicon disagrees.
+    assert got[2]["fallback"] is None and got[2]["labels"][0]["label"] == "positive"
+
+
+def test_lexicon_labels_map_compound_to_scores():
+    from app.tasks.lexicon import lexicon_labels
+
+    assert lexicon_labels(0.6, ["negative", "positive"]) == [
+        {"label": "positive", "score": 0.8},
+        {"label": "negative", "score": 0.2},
+    ]
+    assert lexicon_labels(-1.0, ["negative", "positive"])[0] == {"label": "negative", "score": 1.0}

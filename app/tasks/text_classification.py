@@ -3,8 +3,8 @@
 Scoring is shared with image classification (``classify``): ``postprocess``
 holds ``labels``, ``top_k``, ``confidence_threshold`` and ``activation``. The
 catalog's sentiment model already outputs probabilities, so its manifest says
-``activation = "none"``. ``fallback`` is null here; the host fills it in when
-it answers for a client that could not run the model.
+``activation = "none"``. ``fallback`` is null, or ``"lexicon"`` when the model
+was unsure and VADER's lexicon answered instead (``app.tasks.lexicon``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from app.tasks.image_classification import classify
+from app.tasks.lexicon import apply_fallback
 from app.tasks.tokenization import TextBatch, prepare_texts
 
 
@@ -33,4 +34,6 @@ def finish(
     scores = np.asarray(outputs[0])
     rows = scores.reshape(scores.shape[0], -1) if scores.ndim > 1 else scores.reshape(1, -1)
     results = [{**classify(row, post), "fallback": None} for row in rows]
+    if context.texts:
+        results = [apply_fallback(r, text, manifest) for r, text in zip(results, context.texts)]
     return results[0] if context.single else {"results": results}

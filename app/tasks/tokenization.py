@@ -36,6 +36,7 @@ class TextBatch:
 
     single: bool
     attention_mask: np.ndarray | None
+    texts: tuple[str, ...] = ()  # the inputs, for a rule-based fallback that reads the words
 
 
 @lru_cache(maxsize=8)
@@ -119,4 +120,4 @@ def prepare_texts(
     """The shared ``prepare`` of the text tasks: a string or a list of strings -> feeds, context."""
     texts, single = as_texts(sample)
     feeds = text_feeds(texts, manifest)
-    return feeds, TextBatch(single=single, attention_mask=feeds.get("attention_mask"))
+    return feeds, TextBatch(single=single, attention_mask=feeds.get("attention_mask"), texts=tuple(texts))

@@ -277,24 +277,25 @@ export async function loadModel(name: string, options: LoadOptions = {}): Promis
   const device = await probeDevice();
   const plan = planBackends(manifest as Manifest, device, options.backend ?? "auto", options.variant);
   const reasons = [...plan.skipped];
+  const made = (candidate: Candidate, remote: Comlink.Remote<WorkerApi> | null, loadMs = 0, fromCache = false) =>
+    new Model({
+      manifest,
+      device,
+      host,
+      candidate,
+      fallbackReason: reasons.length ? reasons.join("; ") : null,
+      remote,
+      loadMs,
+      fromCache,
+    });
   for (const candidate of plan.candidates) {
-    if (candidate.backend === "server") {
-      return new Model({
-        manifest,
-        device,
-        host,
-        candidate,
-        fallbackReason: reasons.length ? reasons.join("; ") : null,
-        remote: null,
-        loadMs: 0,
-        fromCache: false,
-      });
-    }
+    if (candidate.backend === "server") return made(candidate, null);
     try {
       const variant = manifest.variants.find((v) => v.file === candidate.variant);
       if (!variant) throw new Error(`no variant ${candidate.variant}`);
       const tokenizerName = (manifest.preprocess as { tokenizer?: string }).tokenizer;
       const tokenizer = manifest.assets.find((a) => a.file === tokenizerName);
+      const lexicon = manifest.assets.find((a) => a.file === manifest.fallback?.["lexicon"]);
       const remote = await workerFor(candidate, host);
       const loaded = await remote.load(
         {
@@ -302,19 +303,11 @@ export async function loadModel(name: string, options: LoadOptions = {}): Promis
           manifest,
           model: artifactRef(host, variant.file, variant),
           ...(tokenizer ? { tokenizer: artifactRef(host, tokenizer.file, tokenizer) } : {}),
+          ...(lexicon ? { lexicon: artifactRef(host, lexicon.file, lexicon) } : {}),
         },
         options.onProgress ? Comlink.proxy(options.onProgress) : undefined,
       );
-      return new Model({
-        manifest,
-        device,
-        host,
-        candidate,
-        fallbackReason: reasons.length ? reasons.join("; ") : null,
-        remote,
-        loadMs: loaded.loadMs,
-        fromCache: loaded.fromCache,
-      });
+      return made(candidate, remote, loaded.loadMs, loaded.fromCache);
     } catch (err) {
       reasons.push(`${candidate.backend} failed to load ${candidate.variant}: ${String(err)}`);
     }

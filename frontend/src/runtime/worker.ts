@@ -11,6 +11,7 @@ import * as Comlink from "comlink";
 import * as ort from "onnxruntime-web";
 
 import { taskModule, TEXT_TASKS } from "../tasks/index.js";
+import { Lexicon } from "../tasks/lexicon.js";
 import { loadTokenizer, maxLength } from "../tasks/tokenization.js";
 import type { Feeds, Manifest, PixelsLike, TaskManifest, TextPreprocess } from "../tasks/types.js";
 import type { TaskAssets } from "../tasks/index.js";
@@ -28,6 +29,8 @@ export interface LoadRequest {
   manifest: Manifest;
   model: ArtifactRef;
   tokenizer?: ArtifactRef;
+  /** VADER's lexicon (manifest.fallback.lexicon), for text classification's fallback. */
+  lexicon?: ArtifactRef;
 }
 
 export interface LoadResult {
@@ -95,6 +98,9 @@ const api = {
       const bytes = await fetchVerified(request.tokenizer, track);
       const json = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
       assets.tokenizer = loadTokenizer(json, maxLength(request.manifest.preprocess as TextPreprocess));
+    }
+    if (request.lexicon) {
+      assets.lexicon = Lexicon.parse(new TextDecoder().decode(await fetchVerified(request.lexicon, track)));
     }
     const model = await fetchVerified(request.model, track);
     const session = await ort.InferenceSession.create(new Uint8Array(model), {

@@ -5,13 +5,14 @@
  * Scoring is shared with image classification (`classify`): `postprocess`
  * holds `labels`, `top_k`, `confidence_threshold` and `activation`. The
  * catalog's sentiment model already outputs probabilities, so its manifest
- * says `activation = "none"`. `fallback` is null here; the host fills it in
- * when it answers for a client that could not run the model.
+ * says `activation = "none"`. `fallback` is null, or "lexicon" when the model
+ * was unsure and VADER's lexicon answered instead (app/tasks/lexicon.py).
  */
 
 import { classify } from "./image_classification.js";
 import { floatData } from "./tensors.js";
-import { prepareTexts, type TextAssets, type TextBatch } from "./tokenization.js";
+import { roundHalfEven } from "./rounding.js";
+import { type LexiconScorer, prepareTexts, type TextAssets, type TextBatch } from "./tokenization.js";
 import type {
   Feeds,
   TaskManifest,
@@ -44,7 +45,37 @@ export function finish(
   const results: TextClassificationResult[] = [];
   for (let r = 0; r < rows; r++) {
     const row = Array.prototype.slice.call(scores, r * width, (r + 1) * width) as number[];
-    results.push({ ...classify(row, post), fallback: null });
+    const result: TextClassificationResult = { ...classify(row, post), fallback: null };
+    const text = context.texts?.[r];
+    results.push(context.lexicon && text !== undefined ? applyFallback(result, text, context.lexicon, post) : result);
   }
   return context.single ? results[0]! : { results };
+}
+
+/** VADER's neutral band: a compound score closer to 0 than this has no opinion. */
+export const NEUTRAL_BAND = 0.05;
+const LEXICON_LABELS = ["negative", "positive"];
+
+/** negative/positive labels from a compound score: positive = (1 + compound) / 2, best first. */
+export function lexiconLabels(compound: number, labels: readonly string[]): Array<{ label: string; score: number }> {
+  const positive = roundHalfEven((1 + compound) / 2, 6);
+  const pairs = [
+    { label: labels[0]!, score: roundHalfEven(1 - positive, 6) },
+    { label: labels[1]!, score: positive },
+  ];
+  return pairs.sort((a, b) => b.score - a.score);
+}
+
+/** The lexicon's answer when the model was unsure and the lexicon is not neutral (app/tasks/lexicon.py). */
+export function applyFallback(
+  result: TextClassificationResult,
+  text: string,
+  lexicon: LexiconScorer,
+  post: TaskManifest["postprocess"],
+): TextClassificationResult {
+  const labels = (post as { labels?: string[] }).labels ?? [];
+  if (!result.uncertain || labels.join() !== LEXICON_LABELS.join()) return result;
+  const compound = lexicon.polarityScores(text).compound;
+  if (Math.abs(compound) < NEUTRAL_BAND) return result;
+  return { ...result, labels: lexiconLabels(compound, labels), fallback: "lexicon" };
 }

@@ -32,6 +32,15 @@ export type Int64Feed = Extract<Feed, { type: "int64" }>;
 export interface TextBatch {
   single: boolean;
   attentionMask: Int64Feed | null;
+  /** The inputs, for a rule-based fallback that reads the words (the lexicon). */
+  texts?: string[];
+  /** VADER's lexicon, when the manifest ships one (text classification's fallback). */
+  lexicon?: LexiconScorer | null;
+}
+
+/** What the lexicon fallback needs: VADER's compound score of a text. */
+export interface LexiconScorer {
+  polarityScores(text: string): { compound: number };
 }
 
 /** A batch of token ids and its mask, row-major [batch, sequence]. */
@@ -173,6 +182,8 @@ export function textFeeds(
 /** What the text tasks need besides the input: the loaded tokenizer. */
 export interface TextAssets {
   tokenizer?: TextTokenizer;
+  /** The lexicon named by manifest.fallback.lexicon (sentiment), if any. */
+  lexicon?: LexiconScorer;
 }
 
 /**
@@ -197,6 +208,6 @@ export function prepareTexts(
   const mask = feeds["attention_mask"];
   return {
     feeds,
-    context: { single, attentionMask: mask?.type === "int64" ? mask : null },
+    context: { single, attentionMask: mask?.type === "int64" ? mask : null, texts, lexicon: assets.lexicon ?? null },
   };
 }

@@ -1,0 +1,485 @@
+"""The browser runtime against native ONNX Runtime: latency, cold and warm start, bundle sizes.
+
+    .venv/bin/python bench/bench_browser.py [--runs 20] [--warmup 5] [--skip-start] [--skip-latency] [model ...]
+
+Needs the converted catalog (``make models``), the built frontend (``make frontend``)
+and Debian's Chromium (``/usr/bin/chromium``, or ``BROWSERML_CHROMIUM``). One
+Chromium is launched (Playwright, the flags of ``tests/conftest.py``) and measures
+everything; the host runs in this process twice, on free ports: ``create_app()``
+(COOP/COEP, cross-origin isolated: the runtime picks min(cores, 4) WASM threads,
+2 on a 2-core machine) and ``create_app({"CROSS_ORIGIN_ISOLATION": False})``
+(not isolated: 1 thread). Inputs are ``tests.browser_harness.catalog_samples()``.
+
+What is printed, in the order it is measured (each path in its own block: on a
+small machine, a thread pool that has just run spins for a while and steals the
+cores from whatever runs next, so paths are never interleaved run by run):
+
+1. Latency per model and per variant that passed its gates, suits WASM and fits
+   the manifest's client budget. Blocks: browser with 2 threads (every variant),
+   browser with 1 thread (every variant), then, with no page open, native ONNX
+   Runtime with 1 and then 2 intra-op threads (inter-op 1), one session at a time.
+   Browser: the ``latency_ms`` that ``model.run`` returns (pre-processing,
+   inference and post-processing inside the worker; the image is decoded to an
+   ImageBitmap on the page before that), after ``--warmup`` runs, median of
+   ``--runs``; ``loadModel(name, {backend: "wasm", variant})``. Native: the work
+   of ``app.inference.run_task`` (``task.prepare`` + ``session.run`` +
+   ``task.finish``) on the decoded input (``app.inputs.decode_image``), timed the
+   same way. "same" says whether the browser's and native results agree under
+   the browser tests' tolerances (``tests.browser_harness.assert_agrees``).
+2. Cold and warm start per model (its recommended variant, ``loadModel(name)``,
+   2 threads): cold = a fresh browser context (empty HTTP cache and Cache
+   Storage), warm = a second navigation in that context (artifacts from Cache
+   Storage: ``model.fromCache`` must be true; the library and ORT Web come from
+   the HTTP cache, revalidated). Times are taken in the page with
+   ``performance.now()``, i.e. from ``performance.timeOrigin`` (navigation start)
+   to the first result of ``run``; the wall clock around ``page.goto`` +
+   ``evaluate`` in Python is printed beside them. The page is a blank HTML page
+   that this script adds to its own app instances (``/__bench__/blank?sw=off``):
+   the demo app at ``/`` starts loading models by itself, which would compete.
+   No service worker is registered there (``sw=off`` is in the URL too), so only
+   the runtime's own Cache Storage is measured. The host is on localhost: no
+   network time is in these numbers.
+3. Bundle sizes of ``frontend/dist``: raw and gzip -9 bytes (no timing).
+
+Numbers come from one run on a machine that may be busy; read ratios, not
+absolute milliseconds, and run it again before trusting a small difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import logging
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import onnxruntime as ort  # noqa: E402
+
+from app import create_app  # noqa: E402
+from app.inputs import decode_image  # noqa: E402
+from app.registry import ModelVersion, Registry  # noqa: E402
+from app.tasks import task_module  # noqa: E402
+from tests.browser_harness import Sample, assert_agrees, catalog_samples, tolerance_for  # noqa: E402
+from tests.conftest import CATALOG, CHROMIUM, CHROMIUM_FLAGS, MODELS, LiveServer  # noqa: E402
+
+DIST = ROOT / "frontend" / "dist"
+BLANK = "/__bench__/blank"
+BLANK_HTML = "<!doctype html><meta charset='utf-8'><title>browserml bench</title>"
+
+# --- In the page -------------------------------------------------------------------------
+
+INPUT_JS = """
+(input) => input.png
+  ? new Blob([Uint8Array.from(atob(input.png), (c) => c.charCodeAt(0))], {type: 'image/png'})
+  : input.texts
+"""
+
+LATENCY_JS = """
+async ({name, input, options, warmup, runs}) => {
+  const toArg = %s;
+  const lib = await import('/lib/browserml.js');
+  const model = await lib.loadModel(name, options);
+  const arg = toArg(input);
+  let result = null;
+  for (let i = 0; i < warmup; i++) result = await model.run(arg);
+  const latency = [], roundTrip = [];
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    result = await model.run(arg);
+    roundTrip.push(performance.now() - started);
+    latency.push(result.latency_ms);
+  }
+  const info = {backend: model.backend, variant: model.variant, threads: model.threads,
+                fallbackReason: model.fallbackReason, isolated: crossOriginIsolated};
+  await model.dispose();
+  return {latency, roundTrip, result, info};
+}
+""" % INPUT_JS
+
+START_JS = """
+async ({name, input}) => {
+  const toArg = %s;
+  const arg = toArg(input);
+  const start = performance.now();       // ms since navigation start (performance.timeOrigin)
+  const lib = await import('/lib/browserml.js');
+  const imported = performance.now();
+  const model = await lib.loadModel(name);
+  const loaded = performance.now();
+  const result = await model.run(arg);
+  const done = performance.now();
+  const info = {backend: model.backend, variant: model.variant, threads: model.threads,
+                fromCache: model.fromCache, loadMs: model.loadMs, latency: result.latency_ms};
+  await model.dispose();
+  return {start, imported, loaded, done, info};
+}
+""" % INPUT_JS
+
+
+# --- Setup -------------------------------------------------------------------------------
+
+def bench_app(isolated: bool):
+    """The host as ``browserml serve`` builds it, plus a blank page to run the library from."""
+    config: dict[str, Any] = {"MODELS_DIR": str(MODELS)}
+    if not isolated:
+        config["CROSS_ORIGIN_ISOLATION"] = False
+    flask_app = create_app(config)
+    flask_app.add_url_rule(
+        BLANK, "bench_blank",
+        lambda: (BLANK_HTML, 200, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}),
+    )
+    return flask_app
+
+
+@dataclass
+class Case:
+    """One model variant to time, with its input."""
+
+    model: ModelVersion
+    variant: str
+    bytes: int
+    sample: Sample
+    times: dict[str, list[float]] = field(default_factory=dict)  # path -> ms per run
+    results: dict[str, Any] = field(default_factory=dict)  # path -> last result
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+
+def wasm_variants(model: ModelVersion) -> list[dict[str, Any]]:
+    """Variants that passed their gates, suit WASM and fit the client budget, in manifest order."""
+    budget = model.manifest["client"]["max_client_bytes"]
+    return [v for v in model.manifest["variants"]
+            if v["gates"]["passed"] and "wasm" in v["backends"] and v["bytes"] <= budget]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+# --- 1. Latency --------------------------------------------------------------------------
+
+def browser_block(browser, url: str, cases: list[Case], key: str, threads: int, isolated: bool,
+                  warmup: int, runs: int) -> None:
+    """Every case in one page of a fresh context at ``url``: load, warm up, time, dispose."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{url}{BLANK}?sw=off")
+    try:
+        for case in cases:
+            print(f"  browser {threads}t: {case.name} {case.variant}", file=sys.stderr, flush=True)
+            options = {"backend": "wasm", "variant": case.variant}
+            try:
+                answer = page.evaluate(LATENCY_JS, {"name": case.name, "input": case.sample.js_input(),
+                                                    "options": options, "warmup": warmup, "runs": runs})
+            except Exception as err:  # noqa: BLE001 - a benchmark reports and goes on
+                case.errors[key] = str(err).splitlines()[0]
+                continue
+            info = answer["info"]
+            want = {"backend": "wasm", "variant": case.variant, "threads": threads, "isolated": isolated}
+            got = {k: info[k] for k in want}
+            if got != want:
+                case.errors[key] = f"ran as {got} ({info['fallbackReason']})"
+                continue
+            case.times[key] = answer["latency"]
+            case.times[key + " round trip"] = answer["roundTrip"]
+            case.results[key] = answer["result"]
+    finally:
+        context.close()
+
+
+def native_session(case: Case, threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(case.model.artifacts[case.variant].path), options,
+                                providers=["CPUExecutionProvider"])
+
+
+def native_block(cases: list[Case], threads: int, warmup: int, runs: int) -> None:
+    """``run_task`` semantics (prepare, session.run, finish) with ``threads`` intra-op threads."""
+    key = f"native {threads}t"
+    for case in cases:
+        print(f"  native {threads}t: {case.name} {case.variant}", file=sys.stderr, flush=True)
+        sample: Any = (decode_image(case.sample.png, 40_000_000, 16) if case.sample.is_image
+                       else list(case.sample.texts))
+        task = task_module(case.model.task)
+        manifest = case.model.task_manifest
+        names = [o["name"] for o in case.model.manifest["outputs"]]
+        session = native_session(case, threads)
+
+        def once() -> dict[str, Any]:
+            feeds, context = task.prepare(sample, manifest)
+            return task.finish(session.run(names, feeds), context, manifest)
+
+        for _ in range(warmup):
+            once()
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            result = once()
+            times.append(1000 * (time.perf_counter() - started))
+        case.times[key] = times
+        case.results[key] = result
+        session = None  # release this session before the next one is made
+
+
+def agrees(case: Case, threads: int) -> str:
+    """Browser and native results for the same variant agree (the browser tests' tolerances)."""
+    got, want = case.results.get(f"wasm {threads}t"), case.results.get(f"native {threads}t")
+    if got is None or want is None:
+        return "-"
+    try:
+        assert_agrees(got, want, case.name, tolerance_for(case.model.manifest, case.variant))
+    except AssertionError as err:
+        return f"NO ({err})"
+    return "yes"
+
+
+# --- 2. Cold and warm start ---------------------------------------------------------------
+
+def start_block(browser, url: str, names: list[str], samples: dict[str, Sample]) -> list[dict[str, Any]]:
+    """Per model: a fresh context (cold), then a second navigation in it (warm)."""
+    rows = []
+    for name in names:
+        print(f"  start: {name}", file=sys.stderr, flush=True)
+        context = browser.new_context()
+        page = context.new_page()
+        try:
+            for kind in ("cold", "warm"):
+                started = time.perf_counter()
+                page.goto(f"{url}{BLANK}?sw=off")
+                answer = page.evaluate(START_JS, {"name": name, "input": samples[name].js_input()})
+                wall = 1000 * (time.perf_counter() - started)
+                rows.append({"model": name, "kind": kind, "wall": wall, **answer})
+        except Exception as err:  # noqa: BLE001
+            rows.append({"model": name, "kind": "error", "error": str(err).splitlines()[0]})
+        finally:
+            context.close()
+    return rows
+
+
+# --- 3. Bundle sizes ----------------------------------------------------------------------
+
+IMPORT_RE = re.compile(r"""(?:\bfrom\s*|\bimport\s*\(?\s*)["'](\.{1,2}/[^"']+\.m?js)["']""")
+
+
+def imported_files(entry: Path) -> list[Path]:
+    """``entry`` and the chunks it imports, statically or dynamically (relative specifiers), recursively."""
+    seen: list[Path] = []
+    todo = [entry.resolve()]
+    while todo:
+        path = todo.pop(0)
+        if path in seen or not path.is_file():
+            continue
+        seen.append(path)
+        for spec in IMPORT_RE.findall(path.read_text(errors="replace")):
+            todo.append((path.parent / spec).resolve())
+    return seen
+
+
+def gzip9(path: Path) -> int:
+    """Bytes after ``gzip -9`` (the gzip binary when present, else zlib level 9)."""
+    if shutil.which("gzip"):
+        return len(subprocess.run(["gzip", "-9", "-c", "-n", str(path)], check=True, capture_output=True).stdout)
+    return len(gzip.compress(path.read_bytes(), compresslevel=9, mtime=0))
+
+
+def bundle_groups() -> list[tuple[str, list[Path]]]:
+    """What a page loads, grouped: the library, its worker, ONNX Runtime Web, the demo app."""
+    library = imported_files(DIST / "lib" / "browserml.js")
+    worker = [p for p in imported_files(DIST / "lib" / "worker.js") if p not in library]
+    ort_files = sorted(p for p in (DIST / "ort").iterdir() if p.suffix in (".wasm", ".mjs"))
+    shown = set(library) | set(worker)
+    demo = [DIST / "index.html"] + sorted(
+        p for p in (DIST / "assets").iterdir() if p.suffix in (".js", ".css") and p.resolve() not in shown)
+    demo += [p for p in (DIST / "sw.js", DIST / "shell.json") if p.is_file()]
+    return [("library (lib/browserml.js + chunks)", library),
+            ("worker (lib/worker.js + chunks not above)", worker),
+            ("ONNX Runtime Web (ort/)", ort_files),
+            ("demo app (index.html, its own assets, sw.js)", demo)]
+
+
+# --- Printing -----------------------------------------------------------------------------
+
+def table(header: tuple[str, ...], rows: list[tuple[str, ...]], left: int = 2) -> None:
+    """Plain aligned columns: the first ``left`` left-aligned, the rest right-aligned."""
+    lines = [header, *rows]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    for i, line in enumerate(lines):
+        print("  ".join(c.ljust(w) if j < left else c.rjust(w) for j, (c, w) in enumerate(zip(line, widths))))
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def ms(value: float) -> str:
+    return "-" if value != value else f"{value:.2f}"  # nan -> "-"
+
+
+def ratio(a: float, b: float) -> str:
+    return "-" if a != a or b != b or not b else f"{a / b:.2f}x"
+
+
+def print_latency(cases: list[Case], warmup: int, runs: int) -> None:
+    print(f"\n1. Latency, median of {runs} runs after {warmup} warm-up runs (ms). browser = latency_ms of "
+          "model.run (prepare + ORT Web + finish, in the worker); native = prepare + session.run + finish "
+          "(run_task) with intra_op_num_threads = 1 or 2, inter_op 1; x = browser / native")
+    rows = []
+    for case in cases:
+        m = {key: median(values) for key, values in case.times.items()}
+        nan = float("nan")
+        w1, n1 = m.get("wasm 1t", nan), m.get("native 1t", nan)
+        w2, n2 = m.get("wasm 2t", nan), m.get("native 2t", nan)
+        rows.append((case.name, case.variant, f"{case.bytes / 1e6:.2f}",
+                     ms(w1), ms(n1), ratio(w1, n1), ms(w2), ms(n2), ratio(w2, n2),
+                     ratio(w1, w2), ratio(n1, n2),
+                     ms(m.get("wasm 2t round trip", nan)),
+                     "/".join(agrees(case, t).split(" ")[0] for t in (1, 2))))
+    table(("model", "variant", "MB", "wasm 1t", "native 1t", "x 1t", "wasm 2t", "native 2t", "x 2t",
+           "wasm 1t/2t", "native 1t/2t", "run() 2t", "same 1t/2t"), rows)
+    print("run() 2t: the page's round trip of model.run with 2 threads (adds decoding the PNG to an "
+          "ImageBitmap on the page, transfer and messaging).")
+    for case in cases:
+        for key, err in case.errors.items():
+            print(f"! {case.name} {case.variant} {key}: {err}")
+        for t in (1, 2):
+            verdict = agrees(case, t)
+            if verdict.startswith("NO"):
+                print(f"! {case.name} {case.variant} {t}t: browser and native differ: {verdict[4:-1]}")
+
+
+def print_starts(rows: list[dict[str, Any]]) -> None:
+    print("\n2. Cold and warm start, recommended variant, 2 threads (ms since navigation start, "
+          "performance.timeOrigin, measured in the page; blank same-origin page, ?sw=off, localhost). "
+          "page = document ready to script; import = /lib/browserml.js imported; "
+          "loadModel = manifest + artifacts + session; first run = the first model.run")
+    out = []
+    for r in rows:
+        if r["kind"] == "error":
+            out.append((r["model"], "error", r["error"], *[""] * 9))
+            continue
+        info = r["info"]
+        out.append((r["model"], r["kind"], f"{info['variant']} ({info['backend']}, {info['threads']}t)",
+                    f"{r['start']:.0f}", f"{r['imported'] - r['start']:.0f}", f"{r['loaded'] - r['imported']:.0f}",
+                    f"{r['done'] - r['loaded']:.0f}", f"{r['done']:.0f}", f"{r['wall']:.0f}",
+                    f"{info['loadMs']:.0f}", f"{info['latency']:.1f}", str(info["fromCache"]).lower()))
+    table(("model", "start", "variant", "page", "import", "loadModel", "first run", "total",
+           "wall (py)", "loadMs", "latency_ms", "fromCache"), out, left=3)
+    print("total = navigation start to the first result, in the page (page includes Playwright's "
+          "evaluate dispatch after the load event); wall (py) = page.goto + evaluate around it, from "
+          "Python; loadMs = the worker's fetch/verify/cache + session create (the first one in a page "
+          "also initialises ORT Web: wasm compile/instantiate, threads).")
+    for r in rows:
+        if r["kind"] == "warm" and r["info"]["fromCache"] is not True:
+            print(f"! {r['model']}: the warm start did not come from Cache Storage")
+
+
+def print_bundles() -> None:
+    print("\n3. Bundle sizes (frontend/dist, source maps excluded), bytes")
+    rows = []
+    total_raw = total_gz = 0
+    for group, files in bundle_groups():
+        raw_sum = gz_sum = 0
+        for path in files:
+            raw, gz = path.stat().st_size, gzip9(path)
+            raw_sum, gz_sum = raw_sum + raw, gz_sum + gz
+            rows.append((str(path.relative_to(DIST)), group, f"{raw:,}", f"{gz:,}"))
+        rows.append(("", f"= {group}", f"{raw_sum:,}", f"{gz_sum:,}"))
+        total_raw, total_gz = total_raw + raw_sum, total_gz + gz_sum
+    rows.append(("", "= everything above", f"{total_raw:,}", f"{total_gz:,}"))
+    table(("file", "group", "raw", "gzip -9"), rows)
+
+
+def header() -> str:
+    web = ROOT / "frontend" / "node_modules" / "onnxruntime-web" / "package.json"
+    web_version = re.search(r'"version":\s*"([^"]+)"', web.read_text()).group(1) if web.is_file() else "?"
+    chromium = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip()
+    return (f"browserml browser benchmark on {platform.machine()} {platform.system()}, "
+            f"os.cpu_count() = {os.cpu_count()}; {chromium}; onnxruntime-web {web_version}, "
+            f"onnxruntime {ort.__version__}; numbers and ratios are from one run")
+
+
+# --- Main ---------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--runs", type=int, default=20, help="timed runs per path (default 20)")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed runs first (default 5)")
+    parser.add_argument("--skip-latency", action="store_true", help="no latency tables (1.)")
+    parser.add_argument("--skip-start", action="store_true", help="no cold/warm start table (2.)")
+    parser.add_argument("models", nargs="*", help=f"catalog models (default: {' '.join(CATALOG)})")
+    args = parser.parse_args(argv)
+    names = args.models or CATALOG
+    if unknown := sorted(set(names) - set(CATALOG)):
+        parser.error(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(CATALOG)}")
+    if not (DIST / "lib" / "browserml.js").is_file():
+        parser.error("the frontend is not built; run: make frontend")
+    if not Path(CHROMIUM).exists():
+        parser.error(f"{CHROMIUM} not found; install chromium or set BROWSERML_CHROMIUM")
+
+    from playwright.sync_api import sync_playwright
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+
+    registry = Registry(MODELS)
+    samples = catalog_samples()
+    cases = [Case(registry.resolve(name), v["file"], v["bytes"], samples[name])
+             for name in names for v in wasm_variants(registry.resolve(name))]
+    load_before = load_average()
+    isolated_site = LiveServer(bench_app(isolated=True))
+    plain_site = LiveServer(bench_app(isolated=False))
+    starts: list[dict[str, Any]] = []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            try:
+                if not args.skip_latency:
+                    # Order: browser 2 threads, browser 1 thread, native 1 thread, native 2 threads.
+                    browser_block(browser, isolated_site.url, cases, "wasm 2t", 2, True, args.warmup, args.runs)
+                    browser_block(browser, plain_site.url, cases, "wasm 1t", 1, False, args.warmup, args.runs)
+                    native_block(cases, 1, args.warmup, args.runs)
+                    native_block(cases, 2, args.warmup, args.runs)
+                if not args.skip_start:
+                    starts = start_block(browser, isolated_site.url, names, samples)
+            finally:
+                browser.close()
+    finally:
+        isolated_site.close()
+        plain_site.close()
+
+    print(header())
+    print(f"load average (1, 5, 15 min) before: {load_before}; after: {load_average()}")
+    print("order: browser 2 threads (all variants), browser 1 thread (all variants), native 1 thread, "
+          "native 2 threads, then cold/warm starts; each path in its own block, one Chromium launch")
+    if not args.skip_latency:
+        print_latency(cases, args.warmup, args.runs)
+    if not args.skip_start:
+        print_starts(starts)
+    print_bundles()
+    failed = any(case.errors for case in cases) or any(r["kind"] == "error" for r in starts)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
