@@ -68,7 +68,7 @@ class ModelVersion:
 
     name: str
     version: int
-    directory: Path
+    directory: Path  # absolute
     manifest: dict[str, Any]
     artifacts: dict[str, Artifact] = field(default_factory=dict)
 
@@ -216,7 +216,7 @@ def _load_version(manifest_path: Path) -> ModelVersion:
         path = directory / name
         if path.is_file():
             artifacts[name] = Artifact(name, path, sha256_of(path), "meta")
-    return ModelVersion(manifest["name"], int(manifest["version"]), directory, manifest, artifacts)
+    return ModelVersion(manifest["name"], int(manifest["version"]), directory.resolve(), manifest, artifacts)
 
 
 def _inside(directory: Path, file: str) -> Path:

@@ -37,11 +37,15 @@ def recommend(variants: list[dict[str, Any]], client: Mapping[str, Any]) -> dict
 
     Browsers get nothing for a server-only model, nor a variant over the client budget.
     The server takes the passing variant with the lowest native latency.
+    ``client.prefer`` (e.g. ``{wasm = ["fp16", "int8"]}``) replaces the default order
+    for a backend: a recipe sets it when the browser measures differently from the
+    native runtime (ORT Web runs small QDQ int8 CNNs slower than fp16).
     """
     passing = [v for v in variants if v["gates"]["passed"]]
     budget = client.get("max_client_bytes", 0)
     chosen: dict[str, str | None] = {}
-    for backend, order in PREFERENCE.items():
+    for backend, default_order in PREFERENCE.items():
+        order = tuple(client.get("prefer", {}).get(backend, default_order))
         fits = [
             v for v in passing
             if backend in v["backends"] and not client.get("server_only") and (not budget or v["bytes"] <= budget)

@@ -258,7 +258,7 @@ def _manifest(
         },
         **base,
         "variants": entries,
-        "recommended": gates.recommend(entries, client),
+        "recommended": gates.recommend(entries, {**client, "prefer": recipe.client.get("prefer", {})}),
         "client": client,
         "fallback": dict(recipe.fallback),
         "assets": [

@@ -38,6 +38,8 @@ SENTENCES = [
     "This movie was absolutely wonderful, I loved every minute of it.",
     "The service was slow and the food was cold. Never again.",
     "It's a phone.",
+    # The model is unsure of this one (negative 0.57); VADER's lexicon answers positive.
+    "One funny popcorn flick.",
 ]
 ASTRONAUT_FACE = (177.3, 80.6, 94.6, 94.6)
 

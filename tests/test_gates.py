@@ -50,3 +50,14 @@ def test_server_only_models_recommend_nothing_to_browsers() -> None:
 def test_the_client_budget_sends_big_models_to_the_server() -> None:
     variants = [variant("fp32", 1000, True, 5.0, ["webgpu", "wasm", "server"])]
     assert recommend(variants, {"max_client_bytes": 999})["wasm"] is None
+
+
+def test_a_recipe_can_prefer_another_precision_per_backend() -> None:
+    def variant(file, precision, nbytes):
+        return {"file": file, "precision": precision, "bytes": nbytes, "backends": ["webgpu", "wasm", "server"],
+                "latency_ms": {"threads_1": 1.0}, "gates": {"passed": True, "reasons": []}}
+
+    variants = [variant("model.onnx", "fp32", 300), variant("model.int8.onnx", "int8", 100),
+                variant("model.fp16.onnx", "fp16", 150)]
+    assert recommend(variants, {})["wasm"] == "model.int8.onnx"
+    assert recommend(variants, {"prefer": {"wasm": ["fp16", "int8"]}})["wasm"] == "model.fp16.onnx"

@@ -168,3 +168,13 @@ def test_concurrent_requests_share_one_session_safely(app, live_server, photos):
     with ThreadPoolExecutor(max_workers=8) as pool:
         answers = list(pool.map(call, range(16)))
     assert all(a == answers[0] for a in answers)
+
+
+def test_unsure_sentiment_falls_back_to_the_lexicon_and_says_so(app, live_server):
+    body = requests.post(f"{live_server.url}/api/v1/models/sentiment/predict",
+                         json={"texts": ["One funny popcorn flick.", SENTENCES[0]]}, timeout=60).json()
+    unsure, confident = body["results"]
+    assert unsure["uncertain"] is True and unsure["fallback"] == "lexicon"
+    assert unsure["labels"][0]["label"] == "positive"  # the model alone said negative (0.57)
+    assert confident["fallback"] is None and confident["uncertain"] is False
+    assert_same_result(body, direct(app, "sentiment", ["One funny popcorn flick.", SENTENCES[0]]))

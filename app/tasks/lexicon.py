@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 NEUTRAL_BAND = 0.05
@@ -27,7 +28,8 @@ def analyzer(lexicon_path: str) -> Any:
     """A VADER analyzer over ``lexicon_path`` (cached: reading the lexicon takes ~50 ms)."""
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-    scorer = SentimentIntensityAnalyzer(lexicon_file=lexicon_path)
+    # VADER joins the name to its own package folder: only an absolute path is read as given.
+    scorer = SentimentIntensityAnalyzer(lexicon_file=str(Path(lexicon_path).resolve()))
     scorer.emojis = {}  # no emoji substitution: the browser does not ship that lexicon
     return scorer
 
