@@ -93,16 +93,17 @@ def test_unknown_model_version_and_file_are_404_with_what_exists(client):
 
 def test_server_only_models_never_serve_their_weights(tmp_path):
     models = tmp_path / "models"
-    target = models / "emotion" / "1"
-    shutil.copytree(latest_version_dir("emotion"), target)
+    source = latest_version_dir("emotion")
+    target = models / "emotion" / source.name
+    shutil.copytree(source, target)
     manifest = json.loads((target / "manifest.json").read_text())
     manifest["client"]["server_only"] = True
     (target / "manifest.json").write_text(json.dumps(manifest))
     client = create_app({"MODELS_DIR": str(models)}).test_client()
     for variant in ("model.onnx", "model.int8.onnx", "model.fp16.onnx"):
-        response = client.get(f"/models/emotion/1/{variant}")
+        response = client.get(f"/models/emotion/{source.name}/{variant}")
         assert response.status_code == 403
         assert "server-only" in response.json["error"] and "/predict" in response.json["error"]
-    assert client.get("/models/emotion/1/manifest.json").status_code == 200
+    assert client.get(f"/models/emotion/{source.name}/manifest.json").status_code == 200
     listed = client.get("/api/v1/models").json["models"][0]
     assert all(v["url"] is None for v in listed["variants"])

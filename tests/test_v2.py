@@ -141,15 +141,16 @@ def test_server_metadata(triton):
 @pytest.mark.parametrize("name", CATALOG)
 def test_model_is_ready(triton, name):
     assert triton.is_model_ready(name)
-    assert triton.is_model_ready(name, model_version="1")
+    assert triton.is_model_ready(name, model_version="1")  # older versions stay reachable
+    assert triton.is_model_ready(name, model_version=served_version(name))
     assert not triton.is_model_ready(name, model_version="99")
 
 
 @pytest.mark.parametrize("name", CATALOG)
-@pytest.mark.parametrize("model_version", ["", "1"])
-def test_model_metadata_describes_the_onnx_model(app, triton, name, model_version):
+@pytest.mark.parametrize("explicit_version", [False, True], ids=["default-version", "explicit-version"])
+def test_model_metadata_describes_the_onnx_model(app, triton, name, explicit_version):
     """Names, datatypes and shapes (-1 where ONNX has a symbolic dim) are the served file's."""
-    meta = triton.get_model_metadata(name, model_version=model_version)
+    meta = triton.get_model_metadata(name, model_version=served_version(name) if explicit_version else "")
     session = ort_session(app, name)
 
     def described(tensors):
@@ -162,6 +163,11 @@ def test_model_metadata_describes_the_onnx_model(app, triton, name, model_versio
     on_disk = latest_version_dir(name).parent.iterdir()
     assert meta["versions"] == sorted(p.name for p in on_disk if p.name.isdigit())
     assert meta["parameters"]["variant"] == model_of(app, name).server_variant
+
+
+def served_version(name: str) -> str:
+    """The version the server serves by default: the newest converted one (all pass their gates)."""
+    return latest_version_dir(name).name
 
 
 # --- infer ----------------------------------------------------------------------------------
@@ -178,7 +184,7 @@ def test_infer_equals_onnx_runtime_in_process(app, photos, triton, name, binary_
 
     response = result.get_response()
     assert response["id"] == "req-42"
-    assert (response["model_name"], response["model_version"]) == (name, "1")
+    assert (response["model_name"], response["model_version"]) == (name, served_version(name))
     assert [o["name"] for o in response["outputs"]] == list(want)
     for key, expected in want.items():
         entry = result.get_output(key)
@@ -193,7 +199,7 @@ def test_infer_equals_onnx_runtime_in_process(app, photos, triton, name, binary_
 def test_infer_with_the_client_defaults_returns_every_output_binary(app, photos, triton, name):
     feeds = real_feeds(app, photos, name)
     want = in_process(app, name, feeds)
-    result = triton.infer(name, v2_inputs(feeds, binary=True), model_version="1")
+    result = triton.infer(name, v2_inputs(feeds, binary=True), model_version=served_version(name))
     for key, expected in want.items():
         assert "binary_data_size" in result.get_output(key)["parameters"]
         np.testing.assert_allclose(result.as_numpy(key), expected, rtol=1e-6, atol=1e-6)
