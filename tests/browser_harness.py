@@ -197,3 +197,36 @@ def upload_to_demo(page, url: str, page_name: str, png: bytes, tmp_path) -> dict
     page.goto(url)
     page.set_input_files(f"[data-testid={page_name}-file]", str(image))
     return js_result(page, f"[data-testid={page_name}-result]")
+
+
+def check_demo_pages(page, base_url: str, query: str, tmp_path) -> dict[str, dict[str, Any]]:
+    """Run every catalog model through the three demo pages at ``base_url/?query``; each result
+    must agree with the server's predict on the same variant. Returns the results by model."""
+    samples = catalog_samples()
+    out: dict[str, dict[str, Any]] = {}
+    out["imagenet"] = upload_to_demo(page, f"{base_url}/?{query}#/images", "images", samples["imagenet"].png, tmp_path)
+    faces = upload_to_demo(page, f"{base_url}/?{query}#/faces", "faces", samples["face-detector"].png, tmp_path)
+    out["face-detector"] = faces
+    out["emotion"] = faces["faces"][0]["emotion"]
+    page.goto(f"{base_url}/?{query}#/text")
+    out["sentiment"] = js_result(page, "[data-testid=text-result]")
+    out["text-embedder"] = js_result(page, "[data-testid=sim-result]")
+    text = page.input_value("[data-testid=text-input]")
+    pair = [page.input_value("[data-testid=sim-a]"), page.input_value("[data-testid=sim-b]")]
+    for name, body in (("sentiment", {"text": text}), ("text-embedder", {"texts": pair})):
+        variant = out[name]["variant"]
+        want = requests.post(f"{base_url}/api/v1/models/{name}/predict", params={"variant": variant},
+                             json=body, timeout=120).json()
+        assert_agrees(out[name], want, f"demo {name}", tolerance_for(manifest_of(base_url, name), variant))
+    for name in ("imagenet", "face-detector"):
+        want = server_predict(base_url, name, samples[name], out[name]["variant"])
+        assert_agrees(out[name], want, f"demo {name}", tolerance_for(manifest_of(base_url, name), out[name]["variant"]))
+    emotion_variant = out["emotion"]["variant"]
+    from app.pipelines import (
+        crop_face,  # the page crops with the same margin (frontend/src/pipelines.ts)
+    )
+
+    crop = crop_face(Image.open(io.BytesIO(samples["face-detector"].png)), faces["faces"][0]["box"], 0.15)
+    want = server_predict(base_url, "emotion", Sample("emotion", png=_png(crop)), emotion_variant)
+    assert_agrees(out["emotion"], want, "demo emotion", tolerance_for(manifest_of(base_url, "emotion"), emotion_variant))
+    return out

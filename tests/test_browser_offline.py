@@ -6,7 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser_harness import catalog_samples, js_result, run_in_browser, server_predict, assert_agrees, tolerance_for, manifest_of
+from tests.browser_harness import (
+    assert_agrees,
+    catalog_samples,
+    check_demo_pages,
+    js_result,
+    manifest_of,
+    run_in_browser,
+    server_predict,
+    tolerance_for,
+)
 from tests.conftest import CATALOG
 
 pytestmark = [pytest.mark.catalog, pytest.mark.browser]
@@ -62,3 +71,13 @@ def test_demo_page_offline_and_a_clear_error_for_what_is_not_cached(page, site, 
     page.wait_for_selector("[data-testid=error]:not([hidden])", timeout=60_000)
     assert "offline" in page.locator("[data-testid=error]").inner_text().lower()
     page.context.set_offline(False)
+
+
+def test_demo_pages_work_offline_on_the_second_visit(page, site, tmp_path):
+    _controlled(page, f"{site.url}/#/images")
+    online = check_demo_pages(page, site.url, "", tmp_path)
+    page.context.set_offline(True)
+    offline = check_demo_pages(page, site.url, "", tmp_path)  # the server is asked from Python, not the page
+    page.context.set_offline(False)
+    assert {r["backend"] for r in offline.values()} == {"wasm"}
+    assert offline["imagenet"]["labels"] == online["imagenet"]["labels"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser_harness import catalog_samples, check_model, js_result
+from tests.browser_harness import catalog_samples, check_demo_pages, check_model, js_result
 from tests.conftest import CATALOG
 
 pytestmark = [pytest.mark.catalog, pytest.mark.browser]
@@ -30,6 +30,11 @@ def test_without_webgpu_and_wasm_every_model_answers_from_the_server(bare_page, 
     assert info["backend"] == "server" and result["backend"] == "server"
     assert "WebAssembly unavailable" in info["fallbackReason"]
     assert "no WebGPU" in info["fallbackReason"]
+
+
+def test_demo_pages_answer_every_model_from_the_server(bare_page, site, tmp_path):
+    results = check_demo_pages(bare_page, site.url, "sw=off", tmp_path)
+    assert {r["backend"] for r in results.values()} == {"server"}
 
 
 def test_demo_text_page_on_the_server(bare_page, site):

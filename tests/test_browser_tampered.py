@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser_harness import catalog_samples, check_model, upload_to_demo
+from tests.browser_harness import catalog_samples, check_demo_pages, check_model, upload_to_demo
 from tests.conftest import CATALOG
 
 pytestmark = [pytest.mark.catalog, pytest.mark.browser]
@@ -40,3 +40,9 @@ def test_demo_images_page_shows_the_fallback(page, site, tmp_path):
     status = page.locator('[data-status="imagenet"]')
     assert status.locator('[data-field="runs on"]').inner_text() == "server"
     assert "sha256" in status.locator('[data-field="fallback"]').inner_text()
+
+
+def test_demo_pages_with_every_artifact_tampered_answer_from_the_server(page, site, tmp_path):
+    page.context.route("**/models/*/*/*.onnx", tamper)
+    results = check_demo_pages(page, site.url, "sw=off", tmp_path)
+    assert {r["backend"] for r in results.values()} == {"server"}

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser_harness import catalog_samples, check_model, server_predict, assert_agrees, upload_to_demo
+from tests.browser_harness import (
+    assert_agrees,
+    catalog_samples,
+    check_demo_pages,
+    check_model,
+    server_predict,
+    upload_to_demo,
+)
 from tests.conftest import CATALOG
 
 pytestmark = [pytest.mark.catalog, pytest.mark.browser]
@@ -26,3 +33,8 @@ def test_demo_images_page_says_one_thread(page, plain_site, tmp_path):
     status = page.locator('[data-status="imagenet"]')
     assert status.locator('[data-field="runs on"]').inner_text() == "WASM, 1 thread"
     assert "not cross-origin isolated" in status.locator('[data-field="why"]').inner_text()
+
+
+def test_demo_pages_run_every_model_on_one_thread(page, plain_site, tmp_path):
+    results = check_demo_pages(page, plain_site.url, "sw=off", tmp_path)
+    assert {r["backend"] for r in results.values()} == {"wasm"}

@@ -9,12 +9,13 @@ from __future__ import annotations
 import pytest
 
 from tests.browser_harness import (
-    upload_to_demo,
     assert_agrees,
     catalog_samples,
+    check_demo_pages,
     check_model,
     js_result,
     server_predict,
+    upload_to_demo,
 )
 from tests.conftest import CATALOG
 
@@ -124,3 +125,9 @@ def test_demo_shows_plain_errors_for_a_non_image_and_a_huge_file(page, site, tmp
     # The page still works afterwards.
     result = upload_to_demo(page, f"{site.url}/?sw=off#/images", "images", SAMPLES["imagenet"].png, tmp_path)
     assert result["labels"][0]["label"]
+
+
+def test_demo_pages_run_every_model_on_wasm_threads(page, site, tmp_path):
+    results = check_demo_pages(page, site.url, "sw=off", tmp_path)
+    assert {r["backend"] for r in results.values()} == {"wasm"}
+    assert page.locator('[data-status="text-embedder"] [data-field="runs on"]').inner_text() == "WASM, 2 threads"

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 import pytest
+from conftest import CATALOG, latest_version_dir
 
 from app.manifest import load_manifest
 from app.tasks import task_module
-from conftest import CATALOG, latest_version_dir
 from convert.datasets import photos
 from convert.evaluate import box_iou
 from convert.packages import sha256_file
