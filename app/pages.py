@@ -6,9 +6,10 @@ models and says how to build the UI.
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
 
-from flask import Blueprint, current_app, render_template, send_from_directory
+from flask import Blueprint, current_app, render_template, request, send_from_directory
 from werkzeug.wrappers import Response
 
 from app.errors import ApiError
@@ -22,6 +23,15 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 def _dist() -> Path:
     """frontend/dist; a relative setting is taken from the project root, not the working directory."""
     return (PROJECT_ROOT / current_app.config["FRONTEND_DIST"]).resolve()
+
+
+def _precompressed(dist: Path, file: str) -> Response:
+    """``file.gz`` (written by the build) sent as ``file`` with ``Content-Encoding: gzip``."""
+    response = send_from_directory(dist, f"{file}.gz", max_age=0)
+    response.headers["Content-Encoding"] = "gzip"
+    response.headers["Content-Type"] = mimetypes.guess_type(file)[0] or "application/octet-stream"
+    response.headers["Vary"] = "Accept-Encoding"
+    return response
 
 
 @bp.get("/")
@@ -45,7 +55,10 @@ def frontend_file(file: str, folder: str) -> Response:
     dist = _dist()
     if not dist.is_dir():
         raise ApiError(404, f"no such file {file!r}: the frontend is not built (run: make run).")
-    response = send_from_directory(dist, file, max_age=0)
+    if folder == "ort" and "gzip" in request.accept_encodings and (dist / f"{file}.gz").is_file():
+        response = _precompressed(dist, file)
+    else:
+        response = send_from_directory(dist, file, max_age=0)
     # Hashed build outputs never change; everything else is revalidated.
     if file.startswith("assets/"):
         response.headers["Cache-Control"] = "public, max-age=31536000, immutable"

@@ -9,9 +9,10 @@
  * condition: its glue .mjs and .wasm are loaded from /ort/ at run time
  * instead of being bundled, so WASM threads start from their own file.
  */
-import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { constants, gzipSync } from "node:zlib";
 
 import { defaultClientConditions, type Plugin } from "vite";
 import { defineConfig } from "vitest/config";
@@ -26,7 +27,13 @@ function copyOrtWasm(): Plugin {
     writeBundle(options) {
       const out = resolve(options.dir ?? resolve(here, "dist"), "ort");
       mkdirSync(out, { recursive: true });
-      for (const file of ORT_FILES) copyFileSync(resolve(here, "node_modules/onnxruntime-web/dist", file), resolve(out, file));
+      for (const file of ORT_FILES) {
+        const source = resolve(here, "node_modules/onnxruntime-web/dist", file);
+        copyFileSync(source, resolve(out, file));
+        // Precompressed beside it (28 MB -> 6.6 MB for the wasm): the host sends it to
+        // browsers that accept gzip, so a first visit downloads a quarter of the bytes.
+        writeFileSync(resolve(out, `${file}.gz`), gzipSync(readFileSync(source), { level: constants.Z_BEST_COMPRESSION }));
+      }
     },
   };
 }
@@ -46,7 +53,7 @@ function writeShellList(): Plugin {
         const out = options.dir ?? resolve(here, "dist");
         const files = walk(out)
           .map((file) => "/" + relative(out, file).split("\\").join("/"))
-          .filter((url) => !url.endsWith(".map") && url !== "/sw.js" && url !== "/shell.json")
+          .filter((url) => !/\.(map|gz)$/.test(url) && url !== "/sw.js" && url !== "/shell.json")
           .map((url) => (url === "/index.html" ? "/" : url))
           .sort();
         writeFileSync(join(out, "shell.json"), JSON.stringify(files, null, 1));

@@ -131,3 +131,25 @@ def test_demo_pages_run_every_model_on_wasm_threads(page, site, tmp_path):
     results = check_demo_pages(page, site.url, "sw=off", tmp_path)
     assert {r["backend"] for r in results.values()} == {"wasm"}
     assert page.locator('[data-status="text-embedder"] [data-field="runs on"]').inner_text() == "WASM, 2 threads"
+
+
+CONCURRENT_JS = """
+async ({texts}) => {
+  const lib = await import('/lib/browserml.js');
+  const [a, b] = await Promise.all([lib.loadModel('sentiment'), lib.loadModel('text-embedder')]);
+  const runs = [];
+  for (let i = 0; i < 4; i++) runs.push(a.run(texts), b.run(texts));
+  const results = await Promise.all(runs);
+  return {backends: [a.backend, b.backend], results};
+}
+"""
+
+
+def test_concurrent_loads_and_runs_of_several_models_in_one_worker(page, site):
+    # ORT Web allows one call at a time per wasm instance; the worker queues them.
+    page.goto(f"{site.url}/?sw=off")
+    answer = page.evaluate(CONCURRENT_JS, {"texts": list(SAMPLES["sentiment"].texts)})
+    assert answer["backends"] == ["wasm", "wasm"]
+    results = [{k: v for k, v in r.items() if k != "latency_ms"} for r in answer["results"]]
+    assert all(r == results[0] for r in results[0::2]) and all(r == results[1] for r in results[1::2])
+    assert results[0]["results"][0]["labels"][0]["label"] == "positive"

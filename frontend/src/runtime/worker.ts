@@ -57,6 +57,16 @@ interface Loaded {
 const loaded = new Map<string, Loaded>();
 let setupDone: WorkerSetup | null = null;
 
+// ORT Web runs one call at a time per wasm instance (concurrent runs fail with
+// "Session already started" / "Session mismatch"), and this worker serves several
+// models: every session creation and run goes through this queue.
+let queue: Promise<unknown> = Promise.resolve();
+function exclusive<T>(work: () => Promise<T>): Promise<T> {
+  const next = queue.then(work);
+  queue = next.catch(() => undefined);
+  return next;
+}
+
 function toPixels(input: ImageBitmap | PixelsLike): PixelsLike {
   if (!(typeof ImageBitmap !== "undefined" && input instanceof ImageBitmap)) return input as PixelsLike;
   const canvas = new OffscreenCanvas(input.width, input.height);
@@ -70,6 +80,38 @@ function toOrtFeeds(feeds: Feeds): Record<string, ort.Tensor> {
   const out: Record<string, ort.Tensor> = {};
   for (const [name, feed] of Object.entries(feeds)) out[name] = new ort.Tensor(feed.type, feed.data, feed.dims);
   return out;
+}
+
+/** A neutral input of the model's own size: a grey image, or a short text. */
+function warmUpInput(manifest: Manifest): WorkerInput {
+  if (TEXT_TASKS.has(manifest.task)) return "warm up";
+  const [height = 1, width = 1] = (manifest.preprocess as { size?: [number, number] }).size ?? [];
+  return { data: new Uint8ClampedArray(width * height * 4).fill(128), width, height };
+}
+
+/** prepare -> session.run -> finish, outputs in the manifest's order. */
+async function runTask(entry: Loaded, input: WorkerInput): Promise<Record<string, unknown>> {
+  const task = taskModule(entry.manifest.task);
+  const sample = typeof input === "string" || Array.isArray(input) ? input : toPixels(input);
+  const manifest = entry.manifest as TaskManifest;
+  // Each task module checks its own input kind; the union is narrowed there.
+  const { feeds, context } = (task.prepare as (i: unknown, m: TaskManifest, a: TaskAssets) => {
+    feeds: Feeds;
+    context: unknown;
+  })(sample, manifest, entry.assets);
+  const outputs = await exclusive(() => entry.session.run(toOrtFeeds(feeds)));
+  const ordered = entry.manifest.outputs.map((spec) => {
+    const tensor = outputs[spec.name];
+    if (!tensor) throw new Error(`the model produced no output named ${spec.name}`);
+    return tensor;
+  });
+  const result = (task.finish as (o: unknown, c: unknown, m: TaskManifest) => Record<string, unknown>)(
+    ordered,
+    context,
+    manifest,
+  );
+  for (const tensor of Object.values(outputs)) tensor.dispose();
+  return result;
 }
 
 const api = {
@@ -103,13 +145,18 @@ const api = {
       assets.lexicon = Lexicon.parse(new TextDecoder().decode(await fetchVerified(request.lexicon, track)));
     }
     const model = await fetchVerified(request.model, track);
-    const session = await ort.InferenceSession.create(new Uint8Array(model), {
-      executionProviders: [setupDone.backend],
-      graphOptimizationLevel: "all",
-    });
-    loaded.get(request.key)?.session.release();
-    loaded.set(request.key, { session, manifest: request.manifest, assets });
-    return { loadMs: performance.now() - started, fromCache, provider: setupDone.backend };
+    const backend = setupDone.backend;
+    const session = await exclusive(() =>
+      ort.InferenceSession.create(new Uint8Array(model), { executionProviders: [backend], graphOptimizationLevel: "all" }),
+    );
+    const previous = loaded.get(request.key);
+    if (previous) await exclusive(() => previous.session.release());
+    const entry = { session, manifest: request.manifest, assets };
+    loaded.set(request.key, entry);
+    // One run on a neutral input: ORT Web's first run of a session is 3-10x slower
+    // (kernel and buffer set-up), and that should be paid while loading, not on the user's input.
+    await runTask(entry, warmUpInput(request.manifest));
+    return { loadMs: performance.now() - started, fromCache, provider: backend };
   },
 
   /** Run the task on one input: prepare -> session.run -> finish. */
@@ -117,31 +164,13 @@ const api = {
     const entry = loaded.get(key);
     if (!entry) throw new Error(`model ${key} is not loaded in this worker`);
     const started = performance.now();
-    const task = taskModule(entry.manifest.task);
-    const sample = typeof input === "string" || Array.isArray(input) ? input : toPixels(input);
-    const manifest = entry.manifest as TaskManifest;
-    // Each task module checks its own input kind; the union is narrowed there.
-    const { feeds, context } = (task.prepare as (i: unknown, m: TaskManifest, a: TaskAssets) => {
-      feeds: Feeds;
-      context: unknown;
-    })(sample, manifest, entry.assets);
-    const outputs = await entry.session.run(toOrtFeeds(feeds));
-    const ordered = entry.manifest.outputs.map((spec) => {
-      const tensor = outputs[spec.name];
-      if (!tensor) throw new Error(`the model produced no output named ${spec.name}`);
-      return tensor;
-    });
-    const result = (task.finish as (o: unknown, c: unknown, m: TaskManifest) => Record<string, unknown>)(
-      ordered,
-      context,
-      manifest,
-    );
-    for (const tensor of Object.values(outputs)) tensor.dispose();
+    const result = await runTask(entry, input);
     return { result, latencyMs: performance.now() - started };
   },
 
   async dispose(key: string): Promise<void> {
-    await loaded.get(key)?.session.release();
+    const entry = loaded.get(key);
+    if (entry) await exclusive(() => entry.session.release());
     loaded.delete(key);
   },
 };
