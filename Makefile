@@ -17,6 +17,7 @@ run: models frontend
 	$(BIN)/browserml serve --host 127.0.0.1 --port 8000
 
 test: models frontend chromium
+	$(BIN)/python -m ruff check app convert tests bench
 	cd frontend && npm run --silent typecheck && npm test --silent
 	$(BIN)/python -m pytest -q
 
@@ -50,7 +51,7 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 
 lint: $(STAMP)
-	$(BIN)/python -m ruff check app convert tests
+	$(BIN)/python -m ruff check app convert tests bench
 
 # Refresh the constraints from the current venv (after changing pyproject.toml).
 lock: $(STAMP)

@@ -37,11 +37,11 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.inference import SessionPool, run_task
-from app.inputs import decode_image
-from app.pipelines import FaceEmotion, crop_face
-from app.registry import Registry
-from app.tasks import IMAGE_TASKS, task_module
+from app.inference import SessionPool, run_task  # noqa: E402 (after the sys.path line)
+from app.inputs import decode_image  # noqa: E402 (after the sys.path line)
+from app.pipelines import FaceEmotion, crop_face  # noqa: E402 (after the sys.path line)
+from app.registry import Registry  # noqa: E402 (after the sys.path line)
+from app.tasks import IMAGE_TASKS, task_module  # noqa: E402 (after the sys.path line)
 
 SENTENCE = "The service was slow and the food was cold, but the dessert made up for it."
 # The astronaut's face in skimage's astronaut photo, [x, y, w, h] (as in tests/test_predict.py).
