@@ -24,7 +24,6 @@ import argparse
 import io
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from app.inputs import decode_image  # noqa: E402 (after the sys.path line)
 from app.pipelines import FaceEmotion, crop_face  # noqa: E402 (after the sys.path line)
 from app.registry import Registry  # noqa: E402 (after the sys.path line)
 from app.tasks import IMAGE_TASKS, task_module  # noqa: E402 (after the sys.path line)
+from tests.conftest import LiveServer  # noqa: E402 (after the sys.path line)
 
 SENTENCE = "The service was slow and the food was cold, but the dessert made up for it."
 # The astronaut's face in skimage's astronaut photo, [x, y, w, h] (as in tests/test_predict.py).
@@ -63,23 +63,11 @@ def photo_for(name: str) -> bytes:
     return buf.getvalue()
 
 
-class Server:
-    """The host on Werkzeug's threaded server, on a free port, in a thread."""
+def start_server(models_dir: Path, threads: int) -> LiveServer:
+    """The host on Werkzeug's threaded server, on a free port, in a thread (as the tests run it)."""
+    from app import create_app
 
-    def __init__(self, models_dir: Path, threads: int) -> None:
-        from werkzeug.serving import make_server
-
-        from app import create_app
-
-        self.app = create_app({"MODELS_DIR": str(models_dir), "ORT_THREADS": threads})
-        self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.socket.getsockname()[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._thread.join(timeout=10)
+    return LiveServer(create_app({"MODELS_DIR": str(models_dir), "ORT_THREADS": threads}))
 
 
 def timed(fn) -> float:
@@ -184,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         url = args.url.rstrip("/")
         registry, pool = Registry(args.models_dir), SessionPool(args.threads)
     else:
-        server = Server(args.models_dir, args.threads)
+        server = start_server(args.models_dir, args.threads)
         state = server.app.extensions["browserml"]
         url, registry, pool = server.url, state.registry, state.pool
     names = args.models or sorted(p.stem for p in (args.models_dir / "catalog").glob("*.toml"))
