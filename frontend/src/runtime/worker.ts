@@ -82,11 +82,24 @@ function toOrtFeeds(feeds: Feeds): Record<string, ort.Tensor> {
   return out;
 }
 
-/** A neutral input of the model's own size: a grey image, or a short text. */
+/**
+ * A neutral input: a short text, or a grey gradient three times the model's size, so that
+ * the JavaScript resize path is compiled too (a photo is always resized, never model-sized).
+ */
 function warmUpInput(manifest: Manifest): WorkerInput {
-  if (TEXT_TASKS.has(manifest.task)) return "warm up";
-  const [height = 1, width = 1] = (manifest.preprocess as { size?: [number, number] }).size ?? [];
-  return { data: new Uint8ClampedArray(width * height * 4).fill(128), width, height };
+  if (TEXT_TASKS.has(manifest.task)) return "warm up the tokenizer and the model";
+  const [h = 1, w = 1] = (manifest.preprocess as { size?: [number, number] }).size ?? [];
+  const width = 3 * w;
+  const height = 3 * h + 1; // not a multiple of the target: both resize passes run
+  const data = new Uint8ClampedArray(width * height * 4);
+  for (let i = 0; i < data.length; i += 4) {
+    const v = ((i / 4) % width) & 0xff;
+    data[i] = v;
+    data[i + 1] = 255 - v;
+    data[i + 2] = 128;
+    data[i + 3] = 255;
+  }
+  return { data, width, height };
 }
 
 /** prepare -> session.run -> finish, outputs in the manifest's order. */
