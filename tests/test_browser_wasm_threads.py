@@ -153,3 +153,14 @@ def test_concurrent_loads_and_runs_of_several_models_in_one_worker(page, site):
     results = [{k: v for k, v in r.items() if k != "latency_ms"} for r in answer["results"]]
     assert all(r == results[0] for r in results[0::2]) and all(r == results[1] for r in results[1::2])
     assert results[0]["results"][0]["labels"][0]["label"] == "positive"
+
+
+def test_no_request_leaves_the_origin(page, site, tmp_path):
+    seen = []
+    page.on("request", lambda request: seen.append(request.url))
+    page.context.on("request", lambda request: seen.append(request.url))  # workers included
+    check_demo_pages(page, site.url, "sw=off", tmp_path)
+    assert any("/ort/ort-wasm-simd-threaded.jsep.wasm" in url for url in seen)
+    assert any(url.endswith(".onnx") for url in seen)
+    foreign = [url for url in seen if not url.startswith((site.url, "blob:", "data:"))]
+    assert foreign == []
