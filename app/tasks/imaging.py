@@ -64,17 +64,56 @@ def resize(image: Image.Image, size: tuple[int, int], mode: str) -> tuple[Image.
     raise ValueError(f"preprocess.resize is {mode!r}; allowed: {', '.join(RESIZE_MODES)}")
 
 
+def premultiply(colour: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """``colour * alpha / 255`` rounded half up, in Skia's exact integers (``SkMulDiv255Round``).
+
+    ``colour`` and ``alpha`` are uint8 arrays that broadcast together; so is the result.
+    """
+    t = colour.astype(np.uint32) * alpha.astype(np.uint32) + 128
+    return ((t + (t >> 8)) >> 8).astype(np.uint8)
+
+
+def composite_on_black(image: Image.Image) -> Image.Image:
+    """``image`` composited over black, as RGB, the way a browser canvas sees it.
+
+    A canvas stores premultiplied colour: each channel times alpha, rounded half
+    up (``premultiply``). ``getImageData`` un-premultiplies it and the
+    TypeScript port (``toColour``) premultiplies what it gets with the same
+    integers, which gives the stored products back (exactly, when the browser
+    un-premultiplies to the nearest integer). So a pixel is
+    ``c * a / 255`` over black, and a fully transparent one is black whatever
+    colour the file hid under it. This does the same here, before any resize:
+    images with transparency data (RGBA, LA, PA, a palette with alpha, or a
+    ``transparency`` key on P, L or RGB) go through ``convert("RGBA")`` and
+    ``premultiply``; the premultiplied modes (RGBa, La) already hold the
+    products. Other images have nothing to composite and are returned as they
+    are, bit for bit (a palette image as its RGB colours).
+    """
+    if image.mode == "RGBa":
+        return Image.fromarray(np.ascontiguousarray(np.asarray(image)[:, :, :3]), "RGB")
+    if image.mode == "La":
+        return Image.fromarray(np.ascontiguousarray(np.asarray(image)[:, :, 0]), "L").convert("RGB")
+    if not image.has_transparency_data:
+        return image.convert("RGB") if image.mode == "P" else image
+    rgba = np.asarray(image.convert("RGBA"))
+    return Image.fromarray(premultiply(rgba[:, :, :3], rgba[:, :, 3:]), "RGB")
+
+
 def to_tensor(image: Image.Image, spec: Mapping[str, Any]) -> tuple[np.ndarray, Letterbox]:
-    """Turn a PIL image into a normalised float32 batch of one, as ``spec`` (manifest.preprocess) says."""
+    """Turn a PIL image into a normalised float32 batch of one, as ``spec`` (manifest.preprocess) says.
+
+    Transparency is composited over black first, before any resize
+    (``composite_on_black``: the premultiplied colour a browser canvas gives
+    the TypeScript port), then the colour is converted, the image resized,
+    normalised and laid out.
+    """
     colour = spec.get("colour", "RGB")
     if colour not in COLOURS:
         raise ValueError(f"preprocess.colour is {colour!r}; allowed: {', '.join(COLOURS)}")
     layout = spec.get("layout", "NHWC")
     if layout not in LAYOUTS:
         raise ValueError(f"preprocess.layout is {layout!r}; allowed: {', '.join(LAYOUTS)}")
-    # Composite transparency over black, as a canvas drawImage would, then convert.
-    image = image.convert("RGBA").convert("RGB") if image.mode in ("RGBA", "LA", "P") else image
-    image = image.convert(colour)
+    image = composite_on_black(image).convert(colour)
     resized, box = resize(image, tuple(spec["size"]), spec.get("resize", "stretch"))
     pixels = np.asarray(resized, dtype=np.float32)
     if pixels.ndim == 2:

@@ -1,14 +1,16 @@
 /**
  * Image preprocessing against tests/data/golden/image_preprocessing.json:
  * Python's app.tasks.imaging.to_tensor (Pillow 13 BILINEAR) on synthetic
- * images (upscaled gradients, an RGBA checkerboard, a downscaled texture, a
- * tall image Pillow shrinks vertically first), through the preprocess block of
- * every image model in the catalog.
+ * images (upscaled gradients, an RGBA checkerboard, RGBA bands of alpha 0, 1,
+ * 127, 128, 254 and 255 hiding vivid colour under alpha 0, a downscaled
+ * texture, a tall image Pillow shrinks vertically first), through the
+ * preprocess block of every image model in the catalog. Transparency is
+ * composited over black (premultiplied) on both sides before resizing.
  */
 
 import { describe, expect, it } from "vitest";
 
-import { Letterbox, resample, resize, toColour, toTensor } from "../../src/tasks/imaging.js";
+import { Letterbox, premultiply, resample, resize, toColour, toTensor } from "../../src/tasks/imaging.js";
 import type { ImagePreprocess, PixelsLike } from "../../src/tasks/types.js";
 import { decodeFloat32, readGolden, type EncodedTensor } from "./golden.js";
 
@@ -34,14 +36,18 @@ interface PreprocessingGolden {
 const GOLDEN = readGolden<PreprocessingGolden>("image_preprocessing.json");
 
 /**
- * Measured: every case matches Python bit for bit (max abs diff 0), because
- * `resample` is Pillow's fixed-point arithmetic, not an approximation of it.
- * The bound is under half a grey level after normalisation (std >= 127.5 in
- * the catalog), so one pixel off by a single 8-bit level fails the test.
+ * Every case matches Python bit for bit (max abs diff 0), because `resample`
+ * is Pillow's fixed-point arithmetic and `premultiply` the same integers as
+ * Python's compositing, not approximations of them; everything before the
+ * final float32 (x - mean) / std is integer, so nothing is left to tolerate.
  */
-const MAX_ABS_DIFF = 0.5 / 128;
+const MAX_ABS_DIFF = 0;
 
-/** An ImageData-like RGBA buffer from a golden image (RGB gets opaque alpha). */
+/**
+ * An ImageData-like RGBA buffer from a golden image (RGB gets opaque alpha).
+ * RGBA goes in unpremultiplied, hidden colour under alpha 0 included, as the
+ * file holds it: toColour must composite it exactly as Python does.
+ */
 function pixelsOf(image: GoldenImage): PixelsLike {
   const raw = Buffer.from(image.base64, "base64");
   if (image.mode === "RGBA") return { data: new Uint8ClampedArray(raw), width: image.width, height: image.height };
@@ -67,6 +73,21 @@ describe("golden preprocessing", () => {
     const images = Object.keys(GOLDEN.images);
     expect(GOLDEN.cases).toHaveLength(models.size * images.length);
     expect(new Set(GOLDEN.cases.map((c) => c.image))).toEqual(new Set(images));
+  });
+
+  it("includes transparency: the alpha levels where rounding matters, colour hidden under alpha 0", () => {
+    const alphas = new Set<number>();
+    let hidden = 0;
+    for (const image of Object.values(GOLDEN.images)) {
+      if (image.mode !== "RGBA") continue;
+      const { data } = pixelsOf(image);
+      for (let i = 0; i < data.length; i += 4) {
+        alphas.add(data[i + 3]!);
+        if (data[i + 3] === 0 && (data[i]! | data[i + 1]! | data[i + 2]!) !== 0) hidden++;
+      }
+    }
+    for (const a of [0, 1, 127, 128, 254, 255]) expect(alphas.has(a)).toBe(true);
+    expect(hidden).toBeGreaterThan(0);
   });
 
   it.each(GOLDEN.cases.map((c) => [c.name, c] as const))("%s", (_name, golden) => {
@@ -155,8 +176,53 @@ describe("colour and normalisation", () => {
     expect(toColour(rgba(255, 255, 255), "L").data[0]).toBe(255);
   });
 
-  it("ignores alpha as Pillow's convert('RGB') does", () => {
-    expect([...toColour(rgba(200, 100, 50, 0), "RGB").data]).toEqual([200, 100, 50]);
+  it("composites over black: hidden colour under alpha 0 is black, opaque is unchanged", () => {
+    expect([...toColour(rgba(255, 0, 0, 0), "RGB").data]).toEqual([0, 0, 0]);
+    expect([...toColour(rgba(200, 100, 50, 0), "L").data]).toEqual([0]);
+    expect([...toColour(rgba(200, 100, 50, 255), "RGB").data]).toEqual([200, 100, 50]);
+    expect([...toColour(rgba(200, 100, 50, 128), "RGB").data]).toEqual([100, 50, 25]);
+    expect([...toColour(rgba(7, 8, 9, 1), "RGB").data]).toEqual([0, 0, 0]);
+    // The grey of a composited pixel: luma of (100, 50, 25).
+    expect(toColour(rgba(200, 100, 50, 128), "L").data[0]).toBe((100 * 19595 + 50 * 38470 + 25 * 7471 + 0x8000) >> 16);
+  });
+
+  it("premultiplies as Skia does: c * a / 255 rounded half up, for every pair", () => {
+    for (let c = 0; c < 256; c++) {
+      for (let a = 0; a < 256; a++) {
+        // c * a / 255 is never exactly .5, so round half up = nearest.
+        const want = Math.floor((c * a) / 255 + 0.5);
+        if (premultiply(c, a) !== want) expect([c, a, premultiply(c, a)]).toEqual([c, a, want]);
+      }
+      expect(premultiply(c, 255)).toBe(c);
+      expect(premultiply(c, 0)).toBe(0);
+    }
+  });
+
+  it("gives back what a canvas stored, after getImageData un-premultiplies it", () => {
+    // A canvas keeps p = premultiply(c, a); getImageData returns round(p * 255 / a)
+    // (0,0,0,0 when a = 0); toColour must land on p again, for every c and a.
+    for (let a = 0; a < 256; a++) {
+      for (let c = 0; c < 256; c++) {
+        const stored = premultiply(c, a);
+        const read = a === 0 ? 0 : Math.min(255, Math.round((stored * 255) / a));
+        const got = toColour(rgba(read, read, read, a), "RGB").data[0];
+        if (got !== stored) expect([c, a, got]).toEqual([c, a, stored]);
+      }
+    }
+  });
+
+  it("matches the goldens whether or not the colour under alpha 0 was kept", () => {
+    // Browsers hand fully transparent pixels over as 0,0,0,0; the file may hide colour there.
+    const image = GOLDEN.images["alpha-bands-48x36"]!;
+    const kept = pixelsOf(image);
+    const cleared = new Uint8ClampedArray(kept.data);
+    for (let i = 0; i < cleared.length; i += 4) if (cleared[i + 3] === 0) cleared.fill(0, i, i + 3);
+    expect(cleared).not.toEqual(kept.data);
+    for (const golden of GOLDEN.cases.filter((c) => c.image === "alpha-bands-48x36")) {
+      const a = toTensor(kept, golden.preprocess).tensor.data;
+      const b = toTensor({ ...kept, data: cleared }, golden.preprocess).tensor.data;
+      expect(maxAbsDiff(a, b)).toBe(0);
+    }
   });
 
   it("normalises and lays out NCHW and NHWC", () => {

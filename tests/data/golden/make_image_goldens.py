@@ -81,11 +81,37 @@ def tall_stripes(width: int, height: int) -> np.ndarray:
     return np.stack([r, g, b], axis=-1).astype(np.uint8)
 
 
+ALPHA_LEVELS = (0, 1, 127, 128, 254, 255)
+
+
+def alpha_bands(width: int, height: int, cell: int) -> np.ndarray:
+    """Diagonal bands of alpha 0, 1, 127, 128, 254 and 255 (so every resize mode keeps
+    each level), over a smooth 0..255 alpha ramp in the bottom ``cell`` rows. Under
+    alpha 0 hide vivid colours (red, green, blue, white, yellow, magenta by row of
+    cells): composited over black they must vanish, so a port that drops alpha
+    fails loudly."""
+    x, y = np.meshgrid(np.arange(width, dtype=np.int64), np.arange(height, dtype=np.int64))
+    band = (x // cell + y // cell) % len(ALPHA_LEVELS)
+    alpha = np.asarray(ALPHA_LEVELS)[band]
+    ramp = y >= height - cell
+    alpha = np.where(ramp, np.rint(255 * x / (width - 1)).astype(np.int64), alpha)
+    r = (x * 29 + y * 3) % 256
+    g = np.where((x + y) % 2 == 0, 255, (y * 41) % 256)
+    b = (x * 7 + y * 53 + 11) % 256
+    rgb = np.stack([r, g, b], axis=-1)
+    hidden = np.asarray(
+        [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255], [255, 255, 0], [255, 0, 255]]
+    )[(y // cell) % 6]
+    rgb = np.where((alpha == 0)[..., None], hidden, rgb)
+    return np.concatenate([rgb, alpha[..., None]], axis=-1).astype(np.uint8)
+
+
 IMAGES: dict[str, tuple[str, np.ndarray]] = {
     "gradient-37x23": ("RGB", gradient(37, 23)),
     "checker-rgba-29x41": ("RGBA", checker_with_alpha(29, 41, 4)),
     "texture-160x120": ("RGB", texture(160, 120)),
     "tall-stripes-40x150": ("RGB", tall_stripes(40, 150)),
+    "alpha-bands-48x36": ("RGBA", alpha_bands(48, 36, 6)),
 }
 
 
@@ -133,7 +159,8 @@ def preprocessing_golden() -> dict[str, Any]:
         "about": (
             "app.tasks.imaging.to_tensor on synthetic images, once per preprocess block of the "
             "catalog's image models. Images: raw 8-bit pixels, row-major, 3 (RGB) or 4 (RGBA) "
-            "channels, base64. Expected tensors: little-endian float32 in C order, "
+            "channels, base64; RGBA is composited over black first (c * a / 255 rounded half up, "
+            "as a canvas stores it). Expected tensors: little-endian float32 in C order, "
             "zlib-compressed, base64. Written by make_image_goldens.py; do not edit by hand."
         ),
         "images": images,
