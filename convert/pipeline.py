@@ -30,7 +30,7 @@ from convert.report import write_report
 from convert.sources import load_source
 from convert.versions import find_same, next_version
 
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"  # 2: list forms in the text response schemas
 # Converter packages whose version changes the produced bytes.
 TOOLCHAIN = ("onnx", "onnxruntime", "tf2onnx", "tensorflow-cpu", "torch", "transformers", "skl2onnx",
              "onnxconverter-common", "scikit-learn", "numpy")

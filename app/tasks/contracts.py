@@ -31,6 +31,16 @@ _TEXT_REQUEST = {
     },
 }
 
+_TEXT_RESULT = {
+    "type": "object",
+    "required": ["labels", "uncertain", "fallback"],
+    "properties": {
+        "labels": _LABELS,
+        "uncertain": {"type": "boolean"},
+        "fallback": {"type": ["string", "null"], "enum": [None, "lexicon"]},
+    },
+}
+
 CONTRACTS: dict[str, dict[str, Any]] = {
     "image-classification": {
         "request": _IMAGE_REQUEST,
@@ -63,20 +73,18 @@ CONTRACTS: dict[str, dict[str, Any]] = {
     },
     "text-classification": {
         "request": _TEXT_REQUEST,
-        "response": {
+        # One text gives one result; a list ("texts") gives {"results": [one per text]}.
+        "response": {"oneOf": [_TEXT_RESULT, {
             "type": "object",
-            "required": ["labels", "uncertain", "fallback"],
-            "properties": {
-                "labels": _LABELS,
-                "uncertain": {"type": "boolean"},
-                "fallback": {"type": ["string", "null"], "enum": [None, "lexicon"]},
-            },
-        },
+            "required": ["results"],
+            "properties": {"results": {"type": "array", "items": _TEXT_RESULT}},
+        }]},
     },
     "embeddings": {
         "request": _TEXT_REQUEST,
         "response": {
             "type": "object",
+            "oneOf": [{"required": ["embedding"]}, {"required": ["embeddings"]}],
             "properties": {
                 "embedding": {"type": "array", "items": {"type": "number"}},
                 "embeddings": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
