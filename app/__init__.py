@@ -30,6 +30,13 @@ class HostState:
     pool: SessionPool
 
 
+def host_state() -> HostState:
+    """The registry and sessions of the app handling the current request."""
+    from flask import current_app
+
+    return current_app.extensions["browserml"]
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the host app; ``config`` overrides ``app.config.DEFAULTS`` and ``BROWSERML_*`` env vars."""
     app = Flask(__name__)

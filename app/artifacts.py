@@ -9,9 +9,10 @@ gates are never served.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, send_file
+from flask import Blueprint, send_file
 from werkzeug.wrappers import Response
 
+from app import host_state
 from app.errors import ApiError
 
 bp = Blueprint("artifacts", __name__)
@@ -28,7 +29,7 @@ MIME_TYPES = {
 
 @bp.route("/models/<name>/<version>/<path:file>", methods=["GET", "HEAD"])
 def artifact(name: str, version: str, file: str) -> Response:
-    model = current_app.extensions["browserml"].registry.resolve(name, version)
+    model = host_state().registry.resolve(name, version)
     item = model.artifacts.get(file)
     if item is None:
         raise ApiError(404, f"{name} v{model.version} has no file {file!r}; it serves "

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 
+from app import host_state
 from app.registry import ModelVersion
 
 bp = Blueprint("catalog", __name__, url_prefix="/api/v1")
@@ -36,7 +37,7 @@ def _variant_summary(model: ModelVersion, variant: dict[str, Any]) -> dict[str, 
 def summary(model: ModelVersion) -> dict[str, Any]:
     """One catalog entry: identity, variants with URLs, recommendations, other versions."""
     manifest = model.manifest
-    registry = current_app.extensions["browserml"].registry
+    registry = host_state().registry
     return {
         "name": model.name,
         "version": model.version,
@@ -54,13 +55,13 @@ def summary(model: ModelVersion) -> dict[str, Any]:
 
 @bp.get("/models")
 def list_models() -> dict[str, Any]:
-    registry = current_app.extensions["browserml"].registry
+    registry = host_state().registry
     return {"models": [summary(model) for model in registry]}
 
 
 @bp.get("/models/<name>")
 def model_manifest(name: str) -> dict[str, Any]:
-    model = current_app.extensions["browserml"].registry.resolve(name, request.args.get("version"))
+    model = host_state().registry.resolve(name, request.args.get("version"))
     manifest = dict(model.manifest)
     manifest["variants"] = [
         {**v, "url": _variant_summary(model, v)["url"]} for v in model.manifest["variants"]

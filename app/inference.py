@@ -30,7 +30,6 @@ class SessionPool:
     def __init__(self, threads: int = 0) -> None:
         self.threads = threads  # 0: ONNX Runtime's default (all cores)
         self._sessions: dict[tuple[str, int, str], ort.InferenceSession] = {}
-        self._failures: dict[tuple[str, int, str], str] = {}
         self._locks: dict[tuple[str, int, str], threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -54,20 +53,12 @@ class SessionPool:
                 session = ort.InferenceSession(str(artifact.path), options, providers=["CPUExecutionProvider"])
             except Exception as err:  # ORT raises its own Fail/InvalidGraph types
                 reason = f"{model.name} v{model.version} {file} cannot be loaded by ONNX Runtime: {err}"
-                self._failures[key] = reason
                 log.error(reason)
                 raise ApiError(503, reason + " Convert the model again, or ask the operator.") from None
-            self._failures.pop(key, None)
             self._sessions[key] = session
             log.info("loaded %s v%s %s in %.0f ms", model.name, model.version, file,
                      1000 * (time.perf_counter() - started))
             return session
-
-    def loaded(self, model: ModelVersion, file: str) -> bool:
-        return (model.name, model.version, file) in self._sessions
-
-    def failure(self, model: ModelVersion, file: str) -> str | None:
-        return self._failures.get((model.name, model.version, file))
 
 
 def run_outputs(

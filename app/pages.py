@@ -12,6 +12,7 @@ from pathlib import Path
 from flask import Blueprint, current_app, render_template, request, send_from_directory
 from werkzeug.wrappers import Response
 
+from app import host_state
 from app.errors import ApiError
 
 bp = Blueprint("pages", __name__)
@@ -41,7 +42,7 @@ def index() -> Response | str:
         response = send_from_directory(dist, "index.html", max_age=0)
         response.headers["Cache-Control"] = "no-cache"
         return response
-    registry = current_app.extensions["browserml"].registry
+    registry = host_state().registry
     return render_template("index.html", models=list(registry), broken=registry.broken)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, request
 
+from app import host_state
 from app.inference import run_task
 from app.inputs import read_image, read_texts
 from app.pipelines import FaceEmotion, face_emotion
@@ -19,13 +20,9 @@ from app.tasks import IMAGE_TASKS
 bp = Blueprint("predict", __name__, url_prefix="/api/v1")
 
 
-def _state() -> Any:
-    return current_app.extensions["browserml"]
-
-
 @bp.post("/models/<name>/predict")
 def predict(name: str) -> dict[str, Any]:
-    state = _state()
+    state = host_state()
     model = state.registry.resolve(name, request.args.get("version"))
     variant = request.args.get("variant") or model.server_variant
     model.variant(variant)  # 404 / 422 for an unknown or rejected variant
@@ -46,7 +43,7 @@ def predict(name: str) -> dict[str, Any]:
 
 @bp.post("/pipelines/face-emotion/predict")
 def predict_face_emotion() -> dict[str, Any]:
-    state = _state()
+    state = host_state()
     chain = FaceEmotion()
     detector = state.registry.resolve(chain.detector)
     classifier = state.registry.resolve(chain.classifier)

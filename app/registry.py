@@ -16,6 +16,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -72,9 +73,12 @@ class ModelVersion:
     manifest: dict[str, Any]
     artifacts: dict[str, Artifact] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def task_manifest(self) -> dict[str, Any]:
-        """The manifest as ``app.tasks`` needs it: files it names resolved inside this version."""
+        """The manifest as ``app.tasks`` needs it: files it names resolved inside this version.
+
+        Computed once: a version's manifest and directory never change while it is served.
+        """
         manifest = dict(self.manifest)
         pre = manifest.get("preprocess", {})
         if "tokenizer" in pre:

@@ -15,10 +15,11 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import numpy as np
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
+from app import host_state
 from app.errors import ApiError
-from app.inference import run_outputs
+from app.inference import run_outputs, warm_up
 from app.inputs import json_object
 from app.registry import ModelVersion
 from app.tensor_codec import (
@@ -35,10 +36,6 @@ bp = Blueprint("v2", __name__, url_prefix="/v2")
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 EXTENSIONS = ["binary_tensor_data"]
-
-
-def _state() -> Any:
-    return current_app.extensions["browserml"]
 
 
 def _server_version() -> str:
@@ -71,13 +68,8 @@ def live() -> dict[str, Any]:
 @bp.get("/health/ready")
 def ready() -> Response:
     """Ready when the server variant of every model's default version is loaded (loading it if needed)."""
-    state = _state()
-    failures = {}
-    for model in state.registry:
-        try:
-            state.pool.session(model, model.server_variant)
-        except ApiError as err:
-            failures[model.name] = err.message
+    state = host_state()
+    failures = warm_up(state.registry, state.pool)
     if failures or not state.registry.names():
         why = failures or {"models": "no model is installed; run: browserml convert --all"}
         return jsonify({"ready": False, "error": "not ready: " + "; ".join(f"{k}: {v}" for k, v in why.items())}), 503
@@ -85,14 +77,14 @@ def ready() -> Response:
 
 
 def _model(name: str, version: str | None) -> ModelVersion:
-    return _state().registry.resolve(name, version)
+    return host_state().registry.resolve(name, version)
 
 
 @bp.get("/models/<name>")
 @bp.get("/models/<name>/versions/<version>")
 def model_metadata(name: str, version: str | None = None) -> dict[str, Any]:
     model = _model(name, version)
-    registry = _state().registry
+    registry = host_state().registry
     return {
         "name": model.name,
         "versions": [str(m.version) for m in registry.versions(name)],
@@ -107,7 +99,7 @@ def model_metadata(name: str, version: str | None = None) -> dict[str, Any]:
 @bp.get("/models/<name>/versions/<version>/ready")
 def model_ready(name: str, version: str | None = None) -> dict[str, Any]:
     model = _model(name, version)
-    _state().pool.session(model, model.server_variant)  # 503 with the reason if it cannot load
+    host_state().pool.session(model, model.server_variant)  # 503 with the reason if it cannot load
     return {"name": model.name, "version": str(model.version), "ready": True}
 
 
@@ -119,7 +111,7 @@ def infer(name: str, version: str | None = None) -> Response:
     feeds = _feeds(model, body, binary)
     wanted = _wanted_outputs(model, body)
     try:
-        outputs = run_outputs(_state().pool, model, model.server_variant, feeds)
+        outputs = run_outputs(host_state().pool, model, model.server_variant, feeds)
     except ApiError:
         raise
     except Exception as err:  # ONNX Runtime's InvalidArgument / Fail / RuntimeException
