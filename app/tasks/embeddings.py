@@ -43,11 +43,8 @@ def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
     return l2_normalize(np.atleast_2d(a)).astype(np.float64) @ l2_normalize(np.atleast_2d(b)).T
 
 
-def prepare(
-    sample: str | Sequence[str], manifest: Mapping[str, Any]
-) -> tuple[dict[str, np.ndarray], TextBatch]:
-    """Tokenize a string or a list of strings into the model's feeds."""
-    return prepare_texts(sample, manifest)
+# Both text tasks tokenize the same way: a string or a list of strings -> feeds, context.
+prepare = prepare_texts
 
 
 def finish(

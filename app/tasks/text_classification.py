@@ -18,12 +18,8 @@ from app.tasks.image_classification import classify
 from app.tasks.lexicon import apply_fallback
 from app.tasks.tokenization import TextBatch, prepare_texts
 
-
-def prepare(
-    sample: str | Sequence[str], manifest: Mapping[str, Any]
-) -> tuple[dict[str, np.ndarray], TextBatch]:
-    """Tokenize a string or a list of strings into the model's feeds."""
-    return prepare_texts(sample, manifest)
+# Both text tasks tokenize the same way: a string or a list of strings -> feeds, context.
+prepare = prepare_texts
 
 
 def finish(

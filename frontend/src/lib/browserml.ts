@@ -17,7 +17,7 @@
 
 import * as Comlink from "comlink";
 
-import type { ArtifactRef, Progress } from "../runtime/artifacts.js";
+import { type ArtifactRef, errorMessage, type Progress } from "../runtime/artifacts.js";
 import { type Backend, type BackendChoice, type Candidate, planBackends } from "../runtime/backends.js";
 import { type Device, probeDevice } from "../runtime/device.js";
 import type { RunResult, WorkerApi, WorkerInput } from "../runtime/worker.js";
@@ -79,14 +79,6 @@ function workerFor(candidate: Candidate, host: string): Promise<Comlink.Remote<W
     remote.catch(() => workers.delete(key));
   }
   return remote;
-}
-
-async function errorMessage(response: Response): Promise<string> {
-  try {
-    return ((await response.json()) as { error?: string }).error ?? response.statusText;
-  } catch {
-    return response.statusText;
-  }
 }
 
 /** A loaded model: `run` it, read where it runs, `dispose` it. */

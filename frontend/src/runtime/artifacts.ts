@@ -82,6 +82,15 @@ export async function fetchVerified(ref: ArtifactRef, onProgress?: ProgressCallb
   return data;
 }
 
+/** The host's `{"error": "..."}` message of a failed response, else its status text. */
+export async function errorMessage(response: Response): Promise<string> {
+  try {
+    return ((await response.json()) as { error?: string }).error ?? response.statusText;
+  } catch {
+    return response.statusText; // not JSON
+  }
+}
+
 async function download(ref: ArtifactRef, onProgress?: ProgressCallback): Promise<ArrayBuffer> {
   let response: Response;
   try {
@@ -90,13 +99,7 @@ async function download(ref: ArtifactRef, onProgress?: ProgressCallback): Promis
     throw new Error(`${ref.file}: download failed (${String(err)}); offline and not cached?`);
   }
   if (!response.ok) {
-    let detail = response.statusText;
-    try {
-      detail = ((await response.json()) as { error?: string }).error ?? detail;
-    } catch {
-      /* not JSON */
-    }
-    throw new Error(`${ref.file}: download failed with ${response.status}: ${detail}`);
+    throw new Error(`${ref.file}: download failed with ${response.status}: ${await errorMessage(response)}`);
   }
   const total = ref.bytes || Number(response.headers.get("Content-Length")) || 0;
   if (!response.body) {

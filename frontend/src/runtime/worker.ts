@@ -36,8 +36,6 @@ export interface LoadRequest {
 export interface LoadResult {
   loadMs: number;
   fromCache: boolean;
-  /** The execution provider ONNX Runtime actually created the session with. */
-  provider: string;
 }
 
 export type WorkerInput = ImageBitmap | PixelsLike | string | string[];
@@ -169,7 +167,7 @@ const api = {
     // One run on a neutral input: ORT Web's first run of a session is 3-10x slower
     // (kernel and buffer set-up), and that should be paid while loading, not on the user's input.
     await runTask(entry, warmUpInput(request.manifest));
-    return { loadMs: performance.now() - started, fromCache, provider: backend };
+    return { loadMs: performance.now() - started, fromCache };
   },
 
   /** Run the task on one input: prepare -> session.run -> finish. */

@@ -13,8 +13,8 @@
  */
 
 import { floatData } from "./tensors.js";
-import { prepareTexts, type Int64Feed, type TextAssets, type TextBatch } from "./tokenization.js";
-import type { EmbeddingsResult, Feeds, TaskManifest, TensorLike } from "./types.js";
+import type { Int64Feed, TextBatch } from "./tokenization.js";
+import type { EmbeddingsResult, TaskManifest, TensorLike } from "./types.js";
 
 /** Row-major float32 rows: [rows, columns]. */
 export interface Matrix {
@@ -93,14 +93,8 @@ export function cosineSimilarity(
   return rowsA.map((x) => rowsB.map((y) => dot(x, y)));
 }
 
-/** Tokenize a string or a list of strings into the model's feeds. */
-export function prepare(
-  sample: unknown,
-  manifest: TaskManifest,
-  assets: TextAssets = {},
-): { feeds: Feeds; context: TextBatch } {
-  return prepareTexts(sample, manifest, assets);
-}
+/** Both text tasks tokenize the same way: a string or a list of strings -> feeds, context. */
+export { prepareTexts as prepare } from "./tokenization.js";
 
 /** First output -> `{embedding}` (a string came in) or `{embeddings}` (a list). */
 export function finish(

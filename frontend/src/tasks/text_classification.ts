@@ -12,23 +12,16 @@
 import { classify } from "./image_classification.js";
 import { floatData } from "./tensors.js";
 import { roundHalfEven } from "./rounding.js";
-import { type LexiconScorer, prepareTexts, type TextAssets, type TextBatch } from "./tokenization.js";
+import type { LexiconScorer, TextBatch } from "./tokenization.js";
 import type {
-  Feeds,
   TaskManifest,
   TensorLike,
   TextClassificationBatchResult,
   TextClassificationResult,
 } from "./types.js";
 
-/** Tokenize a string or a list of strings into the model's feeds. */
-export function prepare(
-  sample: unknown,
-  manifest: TaskManifest,
-  assets: TextAssets = {},
-): { feeds: Feeds; context: TextBatch } {
-  return prepareTexts(sample, manifest, assets);
-}
+/** Both text tasks tokenize the same way: a string or a list of strings -> feeds, context. */
+export { prepareTexts as prepare } from "./tokenization.js";
 
 /** Scores [batch, classes] -> one result for a string, `{results: [...]}` for a list. */
 export function finish(
