@@ -184,10 +184,11 @@ def check_model(page, base_url: str, name: str, sample: Sample, **options: Any) 
     """Run ``name`` in the browser and check it agrees with the server on the same variant."""
     result, info = run_in_browser(page, name, sample, **options)
     assert result["model"] == name and result["backend"] == info["backend"]
-    jsonschema.validate(result, manifest_of(base_url, name)["response"])  # the manifest's contract
+    manifest = manifest_of(base_url, name)
+    jsonschema.validate(result, manifest["response"])  # the manifest's contract
     variant = info["variant"]
     want = server_predict(base_url, name, sample, variant)
-    assert_agrees(result, want, name, tolerance_for(manifest_of(base_url, name), variant))
+    assert_agrees(result, want, name, tolerance_for(manifest, variant))
     return result, info
 
 
