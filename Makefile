@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt requirements/sources.txt
 	touch $@
 
 # Converting again with nothing changed reuses the existing versions (same fingerprint).
-models: $(STAMP)
+models: $(STAMP) $(NODE_STAMP)
 	$(BIN)/browserml convert --all
 
 # The browser runtime and demo app (frontend/dist, served by the host).

@@ -1,7 +1,8 @@
 """The catalog: what models exist and where their artifacts are.
 
 ``GET /api/v1/models`` lists every model's default version with its variants,
-their URLs, sizes and the recommended variant per backend;
+their URLs, sizes and the recommended variant per backend, and what this host's
+server runs (``server``: the variant, its self-check, variants refused here and why);
 ``GET /api/v1/models/<name>`` returns that version's manifest with artifact URLs.
 """
 
@@ -12,6 +13,7 @@ from typing import Any
 from flask import Blueprint, request
 
 from app import host_state
+from app.manifest import passes, passes_in_browser
 from app.registry import ModelVersion
 
 bp = Blueprint("catalog", __name__, url_prefix="/api/v1")
@@ -22,14 +24,14 @@ def artifact_url(model: ModelVersion, file: str) -> str:
 
 
 def _variant_summary(model: ModelVersion, variant: dict[str, Any]) -> dict[str, Any]:
-    served = variant["gates"]["passed"] and not model.server_only
+    served = passes_in_browser(variant) and not model.server_only
     return {
         "file": variant["file"],
         "precision": variant["precision"],
         "bytes": variant["bytes"],
         "sha256": variant["sha256"],
         "backends": variant["backends"],
-        "passed": variant["gates"]["passed"],
+        "passed": {backend: passes(variant, backend) for backend in variant["backends"]},
         "url": artifact_url(model, variant["file"]) if served else None,
     }
 
@@ -50,6 +52,7 @@ def summary(model: ModelVersion) -> dict[str, Any]:
         "variants": [_variant_summary(model, v) for v in manifest["variants"]],
         "recommended": manifest["recommended"],
         "client": manifest.get("client", {}),
+        "server": host_state().pool.status(model),
     }
 
 
@@ -73,4 +76,5 @@ def model_manifest(name: str) -> dict[str, Any]:
         "predict": f"/api/v1/models/{model.name}/predict",
         "v2": f"/v2/models/{model.name}/versions/{model.version}",
     }
+    manifest["server"] = host_state().pool.status(model)
     return manifest

@@ -31,6 +31,8 @@ def _convert(args: argparse.Namespace) -> int:
     if not names:
         print("error: name at least one model, or pass --all. Known: " + ", ".join(list_recipes(root)), file=sys.stderr)
         return 2
+    from app.manifest import gate_reasons
+
     failed = []
     for name in names:
         try:
@@ -40,9 +42,7 @@ def _convert(args: argparse.Namespace) -> int:
             failed.append(name)
             continue
         if not outcome.passed:
-            reasons = "; ".join(
-                f"{v['file']}: {', '.join(v['gates']['reasons'])}" for v in outcome.manifest["variants"]
-            )
+            reasons = "; ".join(f"{v['file']}: {', '.join(gate_reasons(v))}" for v in outcome.manifest["variants"])
             print(
                 f"error: {name}: no variant passed its gates ({reasons}). See {outcome.version_dir / 'report.md'}; "
                 "relax the gates in the recipe only if the numbers are acceptable.",
@@ -56,7 +56,7 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _models_list(args: argparse.Namespace) -> int:
-    from app.manifest import ManifestError, load_manifest
+    from app.manifest import ManifestError, gate_reasons, load_manifest, passes
 
     models_dir = Path(args.models_dir)
     rows = []
@@ -74,13 +74,16 @@ def _models_list(args: argparse.Namespace) -> int:
         print(f"no models in {models_dir}; run: browserml convert --all")
         return 0
     rows.sort(key=lambda m: (m["name"], m["version"]))
-    print(f"{'model':<15} {'ver':>3}  {'task':<20} {'variant':<17} {'bytes':>12}  {'backends':<20} gates")
+    print(f"{'model':<15} {'ver':>3}  {'task':<20} {'variant':<17} {'bytes':>12}  {'passes on':<20} "
+          "recommended for / rejected")
     for m in rows:
         for v in m["variants"]:
-            gate = "pass" if v["gates"]["passed"] else "rejected: " + "; ".join(v["gates"]["reasons"])
+            passed = [b for b in v["backends"] if passes(v, b)]
+            picked = [b for b, file in m["recommended"].items() if file == v["file"]]
+            notes = ([f"recommended: {', '.join(picked)}"] if picked else []) + [f"rejected {r}" for r in gate_reasons(v)]
             print(
                 f"{m['name']:<15} {m['version']:>3}  {m['task']:<20} {v['file']:<17} {v['bytes']:>12,}  "
-                f"{','.join(v['backends']):<20} {gate}"
+                f"{','.join(passed) or 'nowhere':<20} {'; '.join(notes)}"
             )
     return 0
 
@@ -109,13 +112,16 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _summary(manifest: dict) -> dict:
+    from app.manifest import passes
+
     return {
         "name": manifest["name"],
         "version": manifest["version"],
         "task": manifest["task"],
         "recommended": manifest["recommended"],
         "variants": [
-            {"file": v["file"], "bytes": v["bytes"], "backends": v["backends"], "passed": v["gates"]["passed"]}
+            {"file": v["file"], "bytes": v["bytes"], "backends": v["backends"],
+             "passed": {b: passes(v, b) for b in v["backends"]}}
             for v in manifest["variants"]
         ],
     }

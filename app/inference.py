@@ -4,6 +4,10 @@ Sessions are created on first use (or by ``warm_up``), under a lock so two
 threads never build the same one, and then shared: ``InferenceSession.run``
 is thread-safe. Pre- and post-processing are ``app.tasks``, the same code the
 conversion pipeline evaluated the variants with.
+
+A new session must pass the version's self-check (``app.selfcheck``) before it
+serves: a variant that does not reproduce its reference outputs on this host is
+refused (503, with the reason), and ``server_variant`` moves to the next one.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from app import selfcheck
 from app.errors import ApiError
+from app.native_runtime import session_options
 from app.registry import ModelVersion, Registry
 from app.tasks import task_module
 
@@ -25,16 +31,19 @@ log = logging.getLogger("browserml")
 
 
 class SessionPool:
-    """ONNX Runtime sessions keyed by (model, version, variant file)."""
+    """ONNX Runtime sessions keyed by (model, version, variant file), each self-checked once."""
 
     def __init__(self, threads: int = 0) -> None:
         self.threads = threads  # 0: ONNX Runtime's default (all cores)
         self._sessions: dict[tuple[str, int, str], ort.InferenceSession] = {}
+        self._refused: dict[tuple[str, int, str], str] = {}  # variants that failed to load or self-check
+        self._checks: dict[tuple[str, int, str], str] = {}  # what the self-check of a served variant found
         self._locks: dict[tuple[str, int, str], threading.Lock] = {}
         self._guard = threading.Lock()
 
     def session(self, model: ModelVersion, file: str) -> ort.InferenceSession:
-        """The session for ``file`` of ``model``; 503 (with the reason) if it cannot load."""
+        """The session for ``file`` of ``model``; 503 (with the reason) if it cannot load or
+        does not reproduce its reference outputs on this host."""
         key = (model.name, model.version, file)
         session = self._sessions.get(key)
         if session is not None:
@@ -44,21 +53,64 @@ class SessionPool:
         with lock:
             if key in self._sessions:
                 return self._sessions[key]
+            if key in self._refused:
+                raise ApiError(503, self._refused[key])
             artifact = model.artifacts[file]
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = self.threads
-            options.log_severity_level = 3
             started = time.perf_counter()
             try:
-                session = ort.InferenceSession(str(artifact.path), options, providers=["CPUExecutionProvider"])
+                session = ort.InferenceSession(str(artifact.path), session_options(self.threads),
+                                               providers=["CPUExecutionProvider"])
             except Exception as err:  # ORT raises its own Fail/InvalidGraph types
-                reason = f"{model.name} v{model.version} {file} cannot be loaded by ONNX Runtime: {err}"
-                log.error(reason)
-                raise ApiError(503, reason + " Convert the model again, or ask the operator.") from None
+                self._refuse(key, f"{model.name} v{model.version} {file} cannot be loaded by ONNX Runtime: {err}. "
+                                  "Convert the model again, or ask the operator.")
+            verdict = self._self_check(model, file, session)
+            if not verdict.passed:
+                self._refuse(key, f"{model.name} v{model.version} {file} failed its self-check on this host: "
+                                  f"{verdict.message}. It is not served here.")
             self._sessions[key] = session
-            log.info("loaded %s v%s %s in %.0f ms", model.name, model.version, file,
-                     1000 * (time.perf_counter() - started))
+            self._checks[key] = verdict.message
+            log.info("loaded %s v%s %s in %.0f ms; self-check: %s", model.name, model.version, file,
+                     1000 * (time.perf_counter() - started), verdict.message)
             return session
+
+    def _refuse(self, key: tuple[str, int, str], reason: str) -> None:
+        self._refused[key] = reason
+        log.error(reason)
+        raise ApiError(503, reason)
+
+    @staticmethod
+    def _self_check(model: ModelVersion, file: str, session: ort.InferenceSession) -> selfcheck.Verdict:
+        names = [o["name"] for o in model.manifest["outputs"]]
+        inputs = [i["name"] for i in model.manifest["inputs"]]
+        try:
+            return selfcheck.run(model.manifest["self_check"], model.self_check_arrays, file,
+                                 lambda feeds: session.run(names, feeds), inputs)
+        except Exception as err:  # a broken runtime may raise anything: that is a failed check
+            return selfcheck.Verdict(False, f"running the reference inputs raised {type(err).__name__}: {err}")
+
+    def server_variant(self, model: ModelVersion) -> str:
+        """The variant the server runs for ``model``: its first candidate that loads and passes
+        the self-check here (503 naming every refusal if none does)."""
+        reasons = []
+        for file in model.server_candidates:
+            try:
+                self.session(model, file)
+                return file
+            except ApiError as err:
+                reasons.append(err.message)
+        raise ApiError(503, f"no variant of {model.name} v{model.version} can serve on this host: "
+                            + (" ".join(reasons) or "none passed its gates on the server."))
+
+    def status(self, model: ModelVersion) -> dict[str, Any]:
+        """What this host knows of ``model``'s server variants: the one serving (if loaded yet),
+        its self-check, and every variant refused here with the reason."""
+        key = (model.name, model.version)
+        serving = next((f for f in model.server_candidates if (*key, f) in self._sessions), None)
+        return {
+            "variant": serving,
+            "self_check": self._checks.get((*key, serving)) if serving else None,
+            "refused": {f: self._refused[(*key, f)] for f in model.server_candidates if (*key, f) in self._refused},
+        }
 
 
 def run_outputs(
@@ -84,12 +136,17 @@ def run_task(pool: SessionPool, model: ModelVersion, file: str, sample: Any) -> 
     return result, 1000 * (time.perf_counter() - started)
 
 
-def warm_up(registry: Registry, pool: SessionPool) -> dict[str, str]:
-    """Load the server variant of every default version; return failures by model name."""
-    failures = {}
+def warm_up(registry: Registry, pool: SessionPool) -> dict[str, dict[str, Any]]:
+    """Load (and self-check) the server variant of every default version.
+
+    Returns, by model name, ``pool.status`` plus ``error`` when no variant can serve.
+    """
+    report = {}
     for model in registry:
+        error = None
         try:
-            pool.session(model, model.server_variant)
+            pool.server_variant(model)
         except ApiError as err:
-            failures[model.name] = err.message
-    return failures
+            error = err.message
+        report[model.name] = {**pool.status(model), **({"error": error} if error else {})}
+    return report

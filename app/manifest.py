@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -39,3 +40,49 @@ def load_manifest(path: Path) -> dict[str, Any]:
         raise ManifestError(f"{path}: cannot read JSON ({err})") from None
     validate_manifest(manifest)
     return manifest
+
+
+# --- Verdicts per backend -------------------------------------------------------------------
+# A variant is judged on the runtime of each backend it suits (``variant["gates"][backend]``):
+# native ONNX Runtime for the server, ONNX Runtime Web's WASM build for the browser (WebGPU is
+# judged by the WASM measurement: no GPU runs at conversion). Every reader asks these helpers
+# rather than reading the verdicts itself.
+BROWSER_BACKENDS = ("webgpu", "wasm")
+
+# Agreement with the source model, most telling first: the server ranks its variants by these
+# (rounded to 3 decimals, so float noise does not decide), then by native latency.
+FAITHFULNESS = ("top1_agreement_confident", "top1_agreement", "face_count_agreement", "box_iou_min", "cosine_min")
+
+
+def passes(variant: dict[str, Any], backend: str) -> bool:
+    """Did ``variant`` pass its gates on ``backend``'s runtime?"""
+    return bool(variant.get("gates", {}).get(backend, {}).get("passed", False))
+
+
+def passes_in_browser(variant: dict[str, Any]) -> bool:
+    """Did ``variant`` pass on a browser backend (so its weights may be served)?"""
+    return any(passes(variant, backend) for backend in BROWSER_BACKENDS)
+
+
+def gate_reasons(variant: dict[str, Any]) -> list[str]:
+    """Every broken gate, prefixed with the backend it broke on."""
+    return [f"{backend}: {reason}" for backend, verdict in variant.get("gates", {}).items()
+            for reason in verdict.get("reasons", [])]
+
+
+def server_preference(variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Variants that passed on the server, the one to run first.
+
+    A server is not bound by download size: the most faithful variant wins (agreement with
+    the source first, then the order of magnitude of its largest output difference), then
+    the fastest on the native runtime (fp16 on a CPU is usually slower than fp32: ORT
+    inserts casts), then the smallest.
+    """
+    def key(variant: dict[str, Any]) -> tuple[float, ...]:
+        server = variant["evaluations"]["server"]
+        metrics = server["metrics"]
+        faith = tuple(-round(float(metrics.get(name, 1.0)), 3) for name in FAITHFULNESS)
+        magnitude = math.floor(math.log10(max(float(metrics.get("max_abs_diff", 0.0)), 1e-12)))
+        return (*faith, magnitude, float(server["latency_ms"].get("threads_1", float("inf"))), float(variant["bytes"]))
+
+    return sorted((v for v in variants if passes(v, "server")), key=key)

@@ -44,11 +44,11 @@ def face_emotion(
     chain: FaceEmotion = FaceEmotion(),
 ) -> tuple[dict[str, Any], float]:
     """Faces with their emotion, and the total latency in ms."""
-    found, latency = run_task(pool, detector, detector.server_variant, image)
+    found, latency = run_task(pool, detector, pool.server_variant(detector), image)
     faces = []
     for face in found["faces"]:
         crop = crop_face(image, face["box"], chain.margin)
-        emotion, spent = run_task(pool, classifier, classifier.server_variant, crop)
+        emotion, spent = run_task(pool, classifier, pool.server_variant(classifier), crop)
         latency += spent
         faces.append({**face, "emotion": emotion})
     return {"faces": faces}, latency

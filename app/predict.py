@@ -24,8 +24,11 @@ bp = Blueprint("predict", __name__, url_prefix="/api/v1")
 def predict(name: str) -> dict[str, Any]:
     state = host_state()
     model = state.registry.resolve(name, request.args.get("version"))
-    variant = request.args.get("variant") or model.server_variant
-    model.variant(variant)  # 404 / 422 for an unknown or rejected variant
+    variant = request.args.get("variant")
+    if variant:
+        model.variant(variant)  # 404 / 422 for an unknown variant or one rejected on the server
+    else:
+        variant = state.pool.server_variant(model)
     if model.task in IMAGE_TASKS:
         sample: Any = read_image(request, current_app.config)
     else:
@@ -53,9 +56,10 @@ def predict_face_emotion() -> dict[str, Any]:
         **result,
         "pipeline": "face-emotion",
         "models": {
-            "detector": {"model": detector.name, "version": detector.version, "variant": detector.server_variant},
+            "detector": {"model": detector.name, "version": detector.version,
+                         "variant": state.pool.server_variant(detector)},
             "classifier": {"model": classifier.name, "version": classifier.version,
-                           "variant": classifier.server_variant},
+                           "variant": state.pool.server_variant(classifier)},
         },
         "backend": "server",
         "latency_ms": round(latency, 3),

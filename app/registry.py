@@ -5,7 +5,7 @@ manifest names (present, same size, same sha256) and keeps the intact
 versions. A broken version is logged and skipped; the rest keep serving.
 
 The version a caller gets by default is the newest one with at least one
-variant that passed its gates. ``resolve`` is the single place that decides,
+variant that passed its gates (on any backend: ``app.manifest.passes``). ``resolve`` is the single place that decides,
 so aliases, A/B arms and rollback can be added there later.
 """
 
@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import ApiError
-from app.manifest import ManifestError, load_manifest
+from app.manifest import (
+    ManifestError,
+    gate_reasons,
+    load_manifest,
+    passes,
+    passes_in_browser,
+    server_preference,
+)
 
 log = logging.getLogger("browserml")
 
@@ -59,8 +66,8 @@ class Artifact:
     file: str
     path: Path
     sha256: str
-    kind: str  # "weights" (a variant), "asset" (e.g. tokenizer.json) or "meta" (manifest, report)
-    passed: bool = True  # for weights: did the variant pass its gates
+    kind: str  # "weights" (a variant), "asset" (e.g. tokenizer.json), "selfcheck" or "meta" (manifest, report)
+    passed: bool = True  # for weights: did the variant pass its gates in the browser (so it may be served)
 
 
 @dataclass
@@ -98,32 +105,44 @@ class ModelVersion:
 
     @property
     def passing_variants(self) -> list[dict[str, Any]]:
-        return [v for v in self.manifest["variants"] if v["gates"]["passed"]]
+        """Variants that passed their gates on at least one backend."""
+        return [v for v in self.manifest["variants"] if any(passes(v, b) for b in v["backends"])]
 
     def variant(self, file: str) -> dict[str, Any]:
-        """The manifest entry of variant ``file``; 404 if unknown, 422 if it failed its gates."""
+        """The entry of variant ``file`` for the server: 404 if unknown, 422 if it failed there."""
         for entry in self.manifest["variants"]:
             if entry["file"] == file:
-                if not entry["gates"]["passed"]:
+                if not passes(entry, "server"):
+                    why = "; ".join(gate_reasons(entry)) or "it does not suit the server"
                     raise ApiError(
                         422,
-                        f"variant {file} of {self.name} v{self.version} did not pass its gates "
-                        f"({'; '.join(entry['gates']['reasons'])}); choose one of "
-                        f"{', '.join(v['file'] for v in self.passing_variants)}.",
+                        f"variant {file} of {self.name} v{self.version} did not pass its gates on the server "
+                        f"({why}); choose one of {', '.join(self.server_candidates) or 'none'}.",
                     )
                 return entry
         raise ApiError(
             404,
-            f"{self.name} v{self.version} has no variant {file!r}; it has "
-            f"{', '.join(v['file'] for v in self.passing_variants)}.",
+            f"{self.name} v{self.version} has no variant {file!r}; the server runs "
+            f"{', '.join(self.server_candidates) or 'none'}.",
         )
 
-    @property
-    def server_variant(self) -> str:
-        """The variant the server runs: the manifest's recommendation, else the first passing one."""
+    @cached_property
+    def server_candidates(self) -> list[str]:
+        """Variants the server may run, the first choice first: the manifest's recommendation,
+        then the others that passed on the server, most faithful then fastest."""
+        ranked = [v["file"] for v in server_preference(self.manifest["variants"])]
         recommended = self.manifest.get("recommended", {}).get("server")
-        passing = [v["file"] for v in self.passing_variants]
-        return recommended if recommended in passing else passing[0]
+        if recommended in ranked:
+            ranked.remove(recommended)
+            ranked.insert(0, recommended)
+        return ranked
+
+    @cached_property
+    def self_check_arrays(self) -> dict[str, Any]:
+        """The reference inputs and expected outputs of ``selfcheck.npz`` (read once)."""
+        from app import selfcheck
+
+        return selfcheck.load(self.artifacts[self.manifest["self_check"]["file"]].path)
 
 
 class Registry:
@@ -168,7 +187,7 @@ class Registry:
         """The version to serve: ``version`` if given, else the newest with a passing variant."""
         versions = self.versions(name)
         if version is None or version == "":
-            servable = [m for m in versions if m.passing_variants]
+            servable = [m for m in versions if m.passing_variants]  # newest with a passing variant
             if not servable:
                 raise ApiError(503, f"{name} has no version with a variant that passed its gates; "
                                     "convert it again (browserml convert) and check its report.")
@@ -200,11 +219,12 @@ def _load_version(manifest_path: Path) -> ModelVersion:
         raise ManifestError(
             f"manifest says {manifest['name']} v{manifest['version']} but lives in {directory}"
         )
-    if not any(v["gates"]["passed"] for v in manifest["variants"]):
+    if not any(passes(v, b) for v in manifest["variants"] for b in v["backends"]):
         log.warning("%s v%s: no variant passed its gates; listed but not served",
                     manifest["name"], manifest["version"])
     artifacts: dict[str, Artifact] = {}
     entries = [(v, "weights") for v in manifest["variants"]] + [(a, "asset") for a in manifest.get("assets", [])]
+    entries.append((manifest["self_check"], "selfcheck"))
     for entry, kind in entries:
         path = _inside(directory, entry["file"])
         if not path.is_file():
@@ -214,7 +234,7 @@ def _load_version(manifest_path: Path) -> ModelVersion:
         actual = sha256_of(path)
         if actual != entry["sha256"]:
             raise ManifestError(f"{entry['file']} has sha256 {actual[:12]}..., the manifest says {entry['sha256'][:12]}...")
-        passed = entry["gates"]["passed"] if kind == "weights" else True
+        passed = passes_in_browser(entry) if kind == "weights" else True
         artifacts[entry["file"]] = Artifact(entry["file"], path, actual, kind, passed)
     for name in META_FILES:
         path = directory / name

@@ -67,13 +67,16 @@ def live() -> dict[str, Any]:
 
 @bp.get("/health/ready")
 def ready() -> Response:
-    """Ready when the server variant of every model's default version is loaded (loading it if needed)."""
+    """Ready when every model's default version has a server variant loaded and self-checked
+    (loading it if needed). The body names each model's variant and any variant refused here."""
     state = host_state()
-    failures = warm_up(state.registry, state.pool)
+    models = warm_up(state.registry, state.pool)
+    failures = {name: status["error"] for name, status in models.items() if "error" in status}
     if failures or not state.registry.names():
         why = failures or {"models": "no model is installed; run: browserml convert --all"}
-        return jsonify({"ready": False, "error": "not ready: " + "; ".join(f"{k}: {v}" for k, v in why.items())}), 503
-    return jsonify({"ready": True})
+        return jsonify({"ready": False, "error": "not ready: " + "; ".join(f"{k}: {v}" for k, v in why.items()),
+                        "models": models}), 503
+    return jsonify({"ready": True, "models": models})
 
 
 def _model(name: str, version: str | None) -> ModelVersion:
@@ -91,7 +94,8 @@ def model_metadata(name: str, version: str | None = None) -> dict[str, Any]:
         "platform": "onnxruntime_onnx",
         "inputs": [_tensor_meta(spec) for spec in model.manifest["inputs"]],
         "outputs": [_tensor_meta(spec) for spec in model.manifest["outputs"]],
-        "parameters": {"version": str(model.version), "variant": model.server_variant, "task": model.task},
+        "parameters": {"version": str(model.version), "variant": host_state().pool.server_variant(model),
+                       "task": model.task},
     }
 
 
@@ -99,7 +103,7 @@ def model_metadata(name: str, version: str | None = None) -> dict[str, Any]:
 @bp.get("/models/<name>/versions/<version>/ready")
 def model_ready(name: str, version: str | None = None) -> dict[str, Any]:
     model = _model(name, version)
-    host_state().pool.session(model, model.server_variant)  # 503 with the reason if it cannot load
+    host_state().pool.server_variant(model)  # 503 with the reasons if no variant can serve here
     return {"name": model.name, "version": str(model.version), "ready": True}
 
 
@@ -111,7 +115,8 @@ def infer(name: str, version: str | None = None) -> Response:
     feeds = _feeds(model, body, binary)
     wanted = _wanted_outputs(model, body)
     try:
-        outputs = run_outputs(host_state().pool, model, model.server_variant, feeds)
+        pool = host_state().pool
+        outputs = run_outputs(pool, model, pool.server_variant(model), feeds)
     except ApiError:
         raise
     except Exception as err:  # ONNX Runtime's InvalidArgument / Fail / RuntimeException

@@ -69,6 +69,9 @@ import onnxruntime as ort  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.inputs import decode_image  # noqa: E402
+from app.manifest import passes  # noqa: E402
+from app.native_runtime import describe as describe_native  # noqa: E402
+from app.native_runtime import session_options  # noqa: E402
 from app.registry import ModelVersion, Registry  # noqa: E402
 from app.tasks import task_module  # noqa: E402
 from tests.browser_harness import Sample, assert_agrees, catalog_samples, tolerance_for  # noqa: E402
@@ -163,7 +166,7 @@ def wasm_variants(model: ModelVersion) -> list[dict[str, Any]]:
     """Variants that passed their gates, suit WASM and fit the client budget, in manifest order."""
     budget = model.manifest["client"]["max_client_bytes"]
     return [v for v in model.manifest["variants"]
-            if v["gates"]["passed"] and "wasm" in v["backends"] and v["bytes"] <= budget]
+            if passes(v, "wasm") and v["bytes"] <= budget]
 
 
 def median(values: list[float]) -> float:
@@ -209,11 +212,7 @@ def browser_block(browser, url: str, cases: list[Case], key: str, threads: int, 
 
 
 def native_session(case: Case, threads: int) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(case.model.artifacts[case.variant].path), options,
+    return ort.InferenceSession(str(case.model.artifacts[case.variant].path), session_options(threads),
                                 providers=["CPUExecutionProvider"])
 
 
@@ -417,7 +416,7 @@ def header() -> str:
     chromium = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip()
     return (f"browserml browser benchmark on {platform.machine()} {platform.system()}, "
             f"os.cpu_count() = {os.cpu_count()}; {chromium}; onnxruntime-web {web_version}, "
-            f"onnxruntime {ort.__version__}; numbers and ratios are from one run")
+            f"{describe_native()}; numbers and ratios are from one run")
 
 
 # --- Main ---------------------------------------------------------------------------------

@@ -38,6 +38,8 @@ sys.path.insert(0, str(ROOT))
 
 from app.inference import SessionPool, run_task  # noqa: E402 (after the sys.path line)
 from app.inputs import decode_image  # noqa: E402 (after the sys.path line)
+from app.native_runtime import describe as describe_native  # noqa: E402 (after the sys.path line)
+from app.native_runtime import session_options  # noqa: E402 (after the sys.path line)
 from app.pipelines import FaceEmotion, crop_face  # noqa: E402 (after the sys.path line)
 from app.registry import Registry  # noqa: E402 (after the sys.path line)
 from app.tasks import IMAGE_TASKS, task_module  # noqa: E402 (after the sys.path line)
@@ -106,10 +108,7 @@ def bench_model(http: requests.Session, url: str, registry: Registry, pool: Sess
     sample: Any = decode_image(payload, 40_000_000, 16) if model.task in IMAGE_TASKS else SENTENCE
     feeds, _ = task_module(model.task).prepare(sample, model.task_manifest)
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = pool.threads
-    options.log_severity_level = 3
-    session = ort.InferenceSession(str(model.artifacts[variant].path), options,
+    session = ort.InferenceSession(str(model.artifacts[variant].path), session_options(pool.threads),
                                    providers=["CPUExecutionProvider"])
     names = [o["name"] for o in model.manifest["outputs"]]
 
@@ -148,6 +147,7 @@ def print_table(rows: list[dict[str, Any]], runs: int, threads: int) -> None:
             "yes" if r["agree"] else "NO",
         ))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    print(f"{describe_native()}")
     print(f"median of {runs} runs each; ORT intra-op threads: {threads or 'default (all cores)'}")
     for i, line in enumerate(lines):
         cells = zip(line, widths)

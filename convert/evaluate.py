@@ -142,13 +142,12 @@ def median_latency_ms(run: Callable[[Feeds], Any], feeds: Feeds, repeats: int = 
 
 
 def ort_runner(model_bytes: bytes, threads: int = 1) -> Callable[[Feeds], list[np.ndarray]]:
-    """A native ONNX Runtime session with a fixed thread count."""
+    """A native ONNX Runtime session with a fixed thread count, set up as the host sets it up."""
     import onnxruntime as ort
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+    from app.native_runtime import session_options
+
+    session = ort.InferenceSession(model_bytes, session_options(threads), providers=["CPUExecutionProvider"])
 
     def run(feeds: Feeds) -> list[np.ndarray]:
         return list(session.run(None, feeds))

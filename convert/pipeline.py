@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnx
 
-from app.manifest import validate_manifest
+from app import native_runtime
+from app.manifest import gate_reasons, passes, validate_manifest
 from app.tasks.contracts import CONTRACTS
-from convert import datasets, evaluate, gates, variants
+from convert import datasets, evaluate, gates, selfcheck, variants, wasm_runtime
 from convert.errors import ConversionError
 from convert.opcheck import check_browser_ops, suitable_backends
 from convert.packages import package_file, package_version, sha256_file
@@ -30,7 +32,7 @@ from convert.report import write_report
 from convert.sources import load_source
 from convert.versions import find_same, next_version
 
-PIPELINE_VERSION = "2"  # 2: list forms in the text response schemas
+PIPELINE_VERSION = "3"  # 2: list forms in the text response schemas; 3: per-backend evaluation, self-check
 # Converter packages whose version changes the produced bytes.
 TOOLCHAIN = ("onnx", "onnxruntime", "tf2onnx", "tensorflow-cpu", "torch", "transformers", "skl2onnx",
              "onnxconverter-common", "scikit-learn", "numpy")
@@ -48,7 +50,7 @@ class Outcome:
 
     @property
     def passed(self) -> list[str]:
-        return [v["file"] for v in self.manifest["variants"] if v["gates"]["passed"]]
+        return [v["file"] for v in self.manifest["variants"] if any(x["passed"] for x in v["gates"].values())]
 
 
 def fingerprint(recipe: Recipe, root: Path) -> str:
@@ -159,17 +161,23 @@ def convert_model(recipe: Recipe, root: Path, models_dir: Path, force: bool = Fa
                     built["int8"] = variants.quantize_dynamic(fp32)
             if "fp16" in recipe.precisions:
                 built["fp16"] = variants.convert_fp16(fp32)
-        entries = []
-        with print_.step("evaluate every variant against the source model"):
+        measured: list[Measured] = []
+        with print_.step("evaluate every variant against the source model, natively and in ORT Web's WASM"):
             for precision, model in built.items():
-                entries.append(_evaluate_variant(precision, model, recipe, work, evaluation, reference, eval_manifest, print_))
-        with print_.step("apply the gates and pick a variant per backend"):
+                measured.append(_evaluate_variant(precision, model, recipe, work, evaluation, reference, eval_manifest, print_))
+        entries = [m.entry for m in measured]
+        with print_.step("apply the gates per backend and pick a variant per backend"):
             for entry in entries:
-                entry["gates"] = gates.judge(entry["precision"], entry["bytes"], entry["metrics"], recipe.gates)
-                status = "pass" if entry["gates"]["passed"] else "REJECTED (" + "; ".join(entry["gates"]["reasons"]) + ")"
-                print_.note(f"{entry['file']}: {entry['bytes']:,} bytes, {status}")
+                entry["gates"] = gates.judge_backends(entry, recipe.gates)
+                passed = [b for b in entry["gates"] if passes(entry, b)]
+                status = f"passes on {', '.join(passed)}" if passed else "REJECTED everywhere"
+                reasons = gate_reasons(entry)
+                print_.note(f"{entry['file']}: {entry['bytes']:,} bytes, {status}" + (f" ({'; '.join(reasons)})" if reasons else ""))
+            check = selfcheck.build(work, [p.feeds for p in evaluation], [(m.entry, m.native, m.wasm) for m in measured])
+            check.update(bytes=(work / check["file"]).stat().st_size, sha256=sha256_file(work / check["file"]))
         version = next_version(models_dir, recipe.name)
         manifest = _manifest(recipe, version, fp, source, base, entries, calibration, evaluation, source_metrics, work)
+        manifest["self_check"] = check
         with print_.step(f"write version {version}: manifest.json and report.md"):
             validate_manifest(manifest)
             (work / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
@@ -181,6 +189,15 @@ def convert_model(recipe: Recipe, root: Path, models_dir: Path, force: bool = Fa
     return Outcome(recipe.name, target, False, manifest)
 
 
+@dataclass
+class Measured:
+    """One variant's manifest entry, and the outputs behind it (for the self-check)."""
+
+    entry: dict[str, Any]
+    native: list[list[np.ndarray]]
+    wasm: list[list[np.ndarray]] | None
+
+
 def _evaluate_variant(
     precision: str,
     model: onnx.ModelProto,
@@ -190,37 +207,73 @@ def _evaluate_variant(
     reference: list[list[Any]],
     eval_manifest: dict[str, Any],
     print_: Progress,
-) -> dict[str, Any]:
+) -> Measured:
+    """Measure ``model`` against the source outputs on each runtime that will run it.
+
+    Server: native ONNX Runtime, configured as the host configures it. WASM: ONNX Runtime
+    Web's own WASM build (``convert.wasm_runtime``), for every variant the browser can run.
+    """
     path = work / VARIANT_FILES[precision]
     onnx.save(model, path)
     data = path.read_bytes()
-    run = evaluate.ort_runner(data, threads=1)
-    outputs = evaluate.run_all(run, evaluation)
-    metrics = evaluate.agreement_metrics(reference, outputs, evaluation, eval_manifest)
-    metrics.update(evaluate.task_metrics(outputs, evaluation, eval_manifest))
-    latency = {
-        "threads_1": evaluate.median_latency_ms(run, evaluation[0].feeds),
-        "threads_2": evaluate.median_latency_ms(evaluate.ort_runner(data, threads=2), evaluation[0].feeds),
-    }
     ops = check_browser_ops(model)
+    backends = suitable_backends(precision, ops)
+    run = evaluate.ort_runner(data, threads=1)
+    native = evaluate.run_all(run, evaluation)
+    evaluations: dict[str, Any] = {
+        "server": {
+            "runtime": native_runtime.describe(),
+            "metrics": _metrics(reference, native, evaluation, eval_manifest),
+            "latency_ms": {
+                "threads_1": evaluate.median_latency_ms(run, evaluation[0].feeds),
+                "threads_2": evaluate.median_latency_ms(evaluate.ort_runner(data, threads=2), evaluation[0].feeds),
+            },
+        }
+    }
+    wasm = None
+    if "wasm" in backends:
+        names = [o["name"] for o in eval_manifest["outputs"]]
+        measured = wasm_runtime.run_wasm(path, [p.feeds for p in evaluation], names)
+        wasm = measured.outputs
+        runtime = measured.runtime
+        evaluations["wasm"] = {
+            "runtime": f"{runtime['package']} {runtime['version']} {runtime['build']} in Node {runtime['node']}",
+            "metrics": _metrics(reference, wasm, evaluation, eval_manifest),
+            "latency_ms": {"threads_1": measured.latency_ms},
+        }
+        # How far the two runtimes are apart on the same file: the self-check's tolerance rests on it.
+        evaluations["server"]["metrics"]["max_abs_diff_vs_wasm"] = round(_max_abs_diff(native, wasm), 9)
     entry: dict[str, Any] = {
         "file": path.name,
         "precision": precision,
         "bytes": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),
-        "backends": suitable_backends(precision, ops),
+        "backends": backends,
         "operators": ops.op_types,
-        "metrics": {k: round(float(v), 6) for k, v in metrics.items()},
-        "latency_ms": latency,
-        "gates": {"passed": False, "reasons": ["not judged yet"]},
+        "evaluations": evaluations,
+        "gates": {},
     }
     if precision == "int8":
         entry["quantization"] = recipe.int8_method
     if ops.problems:
         entry["browser_problems"] = ops.problems
-    summary = ", ".join(f"{k} {v:.4g}" for k, v in entry["metrics"].items())
-    print_.note(f"{path.name}: {summary}; {latency['threads_1']} ms (1 thread)")
-    return entry
+    for runtime_name, result in evaluations.items():
+        summary = ", ".join(f"{k} {v:.4g}" for k, v in result["metrics"].items())
+        print_.note(f"{path.name} [{runtime_name}]: {summary}; {result['latency_ms']['threads_1']} ms (1 thread)")
+    return Measured(entry, native, wasm)
+
+
+def _metrics(
+    reference: list[list[Any]], outputs: list[list[np.ndarray]], evaluation: list[evaluate.Prepared],
+    eval_manifest: dict[str, Any],
+) -> dict[str, float]:
+    metrics = evaluate.agreement_metrics(reference, outputs, evaluation, eval_manifest)
+    metrics.update(evaluate.task_metrics(outputs, evaluation, eval_manifest))
+    return {k: round(float(v), 6) for k, v in metrics.items()}
+
+
+def _max_abs_diff(a: list[list[np.ndarray]], b: list[list[np.ndarray]]) -> float:
+    return max(float(np.max(np.abs(x.astype(np.float64) - y.astype(np.float64)))) for xs, ys in zip(a, b) for x, y in zip(xs, ys))
 
 
 def _manifest(
@@ -242,7 +295,7 @@ def _manifest(
     if "min_device_memory_gb" in recipe.client:
         client["min_device_memory_gb"] = recipe.client["min_device_memory_gb"]
     return {
-        "schema_version": 1,
+        "schema_version": 2,
         "name": recipe.name,
         "version": version,
         "description": recipe.description,
@@ -268,6 +321,7 @@ def _manifest(
             "calibration": {**recipe.data["calibration"], "samples": len(calibration)},
             "evaluation": {**recipe.data["evaluation"], "samples": len(evaluation)},
             "source_metrics": {k: round(float(v), 6) for k, v in source_metrics.items()},
+            "host": {**native_runtime.cpu(), "onnxruntime_web": wasm_runtime.runtime_version()},
         },
         "report": "report.md",
     }

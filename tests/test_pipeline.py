@@ -35,7 +35,10 @@ def test_conversion_writes_a_valid_version(converted: Path) -> None:
     for variant in manifest["variants"]:
         assert sha256_file(version / variant["file"]) == variant["sha256"]
         assert (version / variant["file"]).stat().st_size == variant["bytes"]
-    assert (version / "report.md").read_text().count("| model.") == 3
+    report = (version / "report.md").read_text()
+    assert "on the server (native ONNX Runtime)" in report and "on the browser (ONNX Runtime Web, WASM)" in report
+    assert report.count("| model.") == 6  # each variant measured on both runtimes
+    assert "## Self-check at load" in report
     assert (version / "report.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -94,6 +97,13 @@ def test_no_passing_variant_exits_non_zero(root: Path, tmp_path: Path) -> None:
 def test_models_list_prints_versions_variants_sizes_and_gates(converted: Path, root: Path) -> None:
     result = browserml("models", "list", "--models-dir", str(converted), cwd=root)
     assert result.returncode == 0
+    manifest = load_manifest(converted / "emotion" / "1" / "manifest.json")
     lines = [line.split() for line in result.stdout.splitlines()[1:]]
-    assert ["emotion", "1", "image-classification", "model.int8.onnx"] == lines[1][:4]
-    assert all(line[-1] == "pass" for line in lines)
+    for line, variant in zip(lines, manifest["variants"]):  # the verdicts are the manifest's, per backend
+        assert line[:4] == ["emotion", "1", "image-classification", variant["file"]]
+        assert int(line[4].replace(",", "")) == variant["bytes"]
+        passed = [b for b in variant["backends"] if variant["gates"][b]["passed"]]
+        assert line[5] == (",".join(passed) or "nowhere")
+    for backend, file in manifest["recommended"].items():
+        row = next(" ".join(line) for line in lines if line[3] == file)
+        assert backend in row.split("recommended:")[1]

@@ -11,6 +11,7 @@ import pytest
 import requests
 from PIL import Image
 
+from app.native_runtime import session_options
 from app.pipelines import FaceEmotion, crop_face
 from app.tasks import task_module
 
@@ -28,8 +29,8 @@ ASTRONAUT_FACE = (177.3, 80.6, 94.6, 94.6)
 def direct(app, name: str, sample, variant: str | None = None) -> dict:
     """What app.tasks + ONNX Runtime give in-process, without the host."""
     model = app.extensions["browserml"].registry.resolve(name)
-    file = variant or model.server_variant
-    session = ort.InferenceSession(str(model.artifacts[file].path), providers=["CPUExecutionProvider"])
+    file = variant or model.server_candidates[0]
+    session = ort.InferenceSession(str(model.artifacts[file].path), session_options(), providers=["CPUExecutionProvider"])
     task = task_module(model.task)
     feeds, context = task.prepare(sample, model.task_manifest)
     outputs = session.run([o["name"] for o in model.manifest["outputs"]], feeds)
@@ -69,7 +70,7 @@ def test_image_predict_over_http_equals_the_tasks(app, live_server, photos, name
     assert_same_result(body, want)
     assert body["model"] == name and body["backend"] == "server"
     assert body["version"] == app.extensions["browserml"].registry.resolve(name).version
-    assert body["variant"] == app.extensions["browserml"].registry.resolve(name).server_variant
+    assert body["variant"] == app.extensions["browserml"].registry.resolve(name).server_candidates[0]
     assert body["latency_ms"] > 0
 
 
@@ -132,13 +133,31 @@ def test_embeddings_put_paraphrases_closer_than_unrelated_sentences(live_server)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.3
 
 
-def test_a_variant_can_be_chosen_and_a_rejected_one_is_refused(app, client, photos):
-    chosen = client.post("/api/v1/models/face-detector/predict?variant=model.fp16.onnx",
+def test_a_variant_can_be_chosen_and_a_rejected_one_is_refused(app, client, photos, tmp_path):
+    model = app.extensions["browserml"].registry.resolve("face-detector")
+    other = model.server_candidates[-1]  # a variant the server would not pick by itself
+    chosen = client.post(f"/api/v1/models/face-detector/predict?variant={other}",
                          data={"image": (io.BytesIO(photos["astronaut.jpg"]), "a.jpg")})
-    assert chosen.status_code == 200 and chosen.json["variant"] == "model.fp16.onnx"
-    rejected = client.post("/api/v1/models/face-detector/predict?variant=model.int8.onnx",
+    assert chosen.status_code == 200 and chosen.json["variant"] == other
+    # A variant rejected on the server (whatever this CPU's verdicts are: the manifest is edited).
+    import json
+    import shutil
+
+    from app import create_app
+
+    target = tmp_path / "face-detector" / str(model.version)
+    shutil.copytree(model.directory, target)
+    manifest = json.loads((target / "manifest.json").read_text())
+    manifest["variants"][0]["gates"]["server"] = {"passed": False, "reasons": ["box_iou_min 0.5 is under the floor 0.9"]}
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    edited = create_app({"MODELS_DIR": str(tmp_path), "TESTING": True}).test_client()
+    file = manifest["variants"][0]["file"]
+    rejected = edited.post(f"/api/v1/models/face-detector/predict?variant={file}",
                            data={"image": (io.BytesIO(photos["astronaut.jpg"]), "a.jpg")})
-    assert rejected.status_code == 422 and "did not pass its gates" in rejected.json["error"]
+    assert rejected.status_code == 422
+    assert "did not pass its gates on the server (server: box_iou_min 0.5" in rejected.json["error"]
+    assert edited.post("/api/v1/models/face-detector/predict?variant=nope.onnx",
+                       data={"image": (io.BytesIO(photos["astronaut.jpg"]), "a.jpg")}).status_code == 404
 
 
 def test_face_emotion_pipeline_chains_detector_and_classifier(app, live_server, photos):

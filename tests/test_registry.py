@@ -43,7 +43,8 @@ def test_default_version_is_the_newest_that_passed_its_gates(tmp_path):
 
     def reject_all(manifest):
         for variant in manifest["variants"]:
-            variant["gates"] = {"passed": False, "reasons": ["top1_agreement 0.5 is under the floor 0.98"]}
+            variant["gates"] = {b: {"passed": False, "reasons": ["top1_agreement 0.5 is under the floor 0.98"]}
+                                for b in variant["backends"]}
 
     _edit_manifest(rejected, reject_all)
     registry = Registry(models)

@@ -31,6 +31,7 @@ from tritonclient.utils import (
 )
 
 from app.errors import ApiError
+from app.native_runtime import session_options
 from app.pipelines import FaceEmotion, crop_face
 from app.tasks import IMAGE_TASKS, task_module
 from app.tensor_codec import (
@@ -72,8 +73,8 @@ def model_of(app, name: str):
 
 def ort_session(app, name: str) -> ort.InferenceSession:
     model = model_of(app, name)
-    path = model.artifacts[model.server_variant].path
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    path = model.artifacts[model.server_candidates[0]].path
+    return ort.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
 
 
 def real_feeds(app, photos, name: str) -> dict[str, np.ndarray]:
@@ -162,7 +163,7 @@ def test_model_metadata_describes_the_onnx_model(app, triton, name, explicit_ver
     assert meta["outputs"] == described(session.get_outputs())
     on_disk = latest_version_dir(name).parent.iterdir()
     assert meta["versions"] == sorted(p.name for p in on_disk if p.name.isdigit())
-    assert meta["parameters"]["variant"] == model_of(app, name).server_variant
+    assert meta["parameters"]["variant"] == model_of(app, name).server_candidates[0]
 
 
 def served_version(name: str) -> str:

@@ -34,8 +34,9 @@ export const MAX_THREADS = 4;
 /** Memory a model needs at load, as a multiple of its file size (download, copy, session, arena). */
 export const MEMORY_FACTOR = 8;
 
-function variantOf(manifest: Manifest, file: string | null | undefined): Variant | undefined {
-  return manifest.variants.find((v) => v.file === file && v.gates.passed);
+/** The variant `file` if it passed its gates on `backend`'s runtime. */
+function variantOf(manifest: Manifest, file: string | null | undefined, backend: Backend): Variant | undefined {
+  return manifest.variants.find((v) => v.file === file && v.gates[backend]?.passed === true);
 }
 
 export function wasmThreads(device: Device): number {
@@ -75,13 +76,13 @@ export function planBackends(
   }
 
   // WebGPU: only a real adapter on "auto"; a forced WebGPU accepts a fallback adapter.
-  const gpuVariant = variantOf(manifest, variantOverride ?? manifest.recommended.webgpu);
+  const gpuVariant = variantOf(manifest, variantOverride ?? manifest.recommended.webgpu, "webgpu");
   if (choice === "auto" || choice === "webgpu") {
     let why: string | null = null;
     if (!device.webgpu.available) why = `WebGPU unavailable: ${device.webgpu.description}`;
     else if (device.webgpu.fallbackAdapter && choice === "auto")
       why = `WebGPU adapter is a software fallback (${device.webgpu.description}), slower than WASM`;
-    else if (!gpuVariant) why = "no variant that passed its gates suits WebGPU";
+    else if (!gpuVariant) why = "no variant that passed its gates on WebGPU";
     else if (gpuVariant.precision === "fp16" && !device.webgpu.shaderF16)
       why = `${gpuVariant.file} needs fp16 shaders (shader-f16), which this adapter lacks`;
     else if (!gpuVariant.backends.includes("webgpu")) why = `${gpuVariant.file} does not suit WebGPU`;
@@ -99,10 +100,10 @@ export function planBackends(
   }
 
   if (choice === "auto" || choice === "webgpu" || choice === "wasm") {
-    const wasmVariant = variantOf(manifest, variantOverride ?? manifest.recommended.wasm);
+    const wasmVariant = variantOf(manifest, variantOverride ?? manifest.recommended.wasm, "wasm");
     let why: string | null = null;
     if (!device.wasm) why = "WebAssembly unavailable";
-    else if (!wasmVariant) why = "no variant that passed its gates suits WASM";
+    else if (!wasmVariant) why = "no variant that passed its gates on WASM";
     else why = fits(manifest, wasmVariant, device);
     if (why === null && wasmVariant) {
       const threads = wasmThreads(device);

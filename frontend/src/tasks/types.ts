@@ -35,9 +35,22 @@ export interface ModelSource {
   files: SourceFile[];
 }
 
-export interface VariantGates {
+/** The verdict of a variant's gates on one backend's runtime. */
+export interface Verdict {
   passed: boolean;
   reasons: string[];
+  /** WebGPU has no runtime at conversion: its verdict is WASM's. */
+  judged_by?: "wasm";
+}
+
+/** A variant measured against the source model on one runtime. */
+export interface RuntimeEvaluation {
+  /** What ran it: native ONNX Runtime (server) or ONNX Runtime Web's WASM build (wasm). */
+  runtime: string;
+  /** Agreement with the source model and accuracy, by metric name. */
+  metrics: Record<string, number>;
+  /** Median latency, batch of one, by thread count ("threads_1"). */
+  latency_ms: Record<string, number | null>;
 }
 
 export interface Variant {
@@ -50,11 +63,10 @@ export interface Variant {
   backends: Backend[];
   operators: string[];
   browser_problems?: string[];
-  /** Agreement with the source model and accuracy, by metric name. */
-  metrics: Record<string, number>;
-  /** Median native ONNX Runtime latency, batch of one, by intra-op thread count ("threads_1"). */
-  latency_ms: Record<string, number>;
-  gates: VariantGates;
+  /** Measured on the runtime of each backend: server = native ONNX Runtime, wasm = ORT Web. */
+  evaluations: { server: RuntimeEvaluation; wasm?: RuntimeEvaluation };
+  /** The verdict per backend the variant suits; a missing backend is not one it may run on. */
+  gates: Partial<Record<Backend, Verdict>>;
 }
 
 /** The variant file to load per backend; null when no variant passed its gates for it. */

@@ -11,16 +11,17 @@ import type { Device } from "../../src/runtime/device.js";
 import type { Manifest, Variant } from "../../src/tasks/types.js";
 
 function variant(file: string, precision: Variant["precision"], bytes: number, passed = true): Variant {
+  const backends: Variant["backends"] = precision === "int8" ? ["wasm", "server"] : ["webgpu", "wasm", "server"];
+  const verdict = { passed, reasons: passed ? [] : ["too far from the source"] };
   return {
     file,
     precision,
     bytes,
     sha256: "0".repeat(64),
-    backends: precision === "int8" ? ["wasm", "server"] : ["webgpu", "wasm", "server"],
+    backends,
     operators: [],
-    metrics: {},
-    latency_ms: {},
-    gates: { passed, reasons: passed ? [] : ["too far from the source"] },
+    evaluations: { server: { runtime: "native", metrics: {}, latency_ms: {} } },
+    gates: Object.fromEntries(backends.map((b) => [b, verdict])),
   };
 }
 
@@ -97,6 +98,17 @@ describe("planBackends", () => {
     const plan = planBackends(m, device(), "wasm");
     expect(backends(plan)).toEqual(["server"]);
     expect(plan.skipped[0]).toContain("no variant that passed its gates");
+  });
+
+  it("judges each backend by its own verdict: a variant faithful on the server only is not run in WASM", () => {
+    const int8 = variant("model.int8.onnx", "int8", 5e5);
+    int8.gates = { wasm: { passed: false, reasons: ["top1_agreement 0.8 is under the floor 0.9"] }, server: { passed: true, reasons: [] } };
+    const m = manifest({
+      variants: [variant("model.onnx", "fp32", 1e6), int8],
+      recommended: { webgpu: "model.onnx", wasm: "model.int8.onnx", server: "model.int8.onnx" },
+    });
+    expect(backends(planBackends(m, device(), "wasm"))).toEqual(["server"]);
+    expect(planBackends(m, device(), "auto").candidates[0]).toMatchObject({ backend: "webgpu", variant: "model.onnx" });
   });
 
   it("answers server-only models and an explicit server choice from the server alone", () => {
