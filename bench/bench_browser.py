@@ -74,7 +74,13 @@ from app.native_runtime import describe as describe_native  # noqa: E402
 from app.native_runtime import session_options  # noqa: E402
 from app.registry import ModelVersion, Registry  # noqa: E402
 from app.tasks import task_module  # noqa: E402
-from tests.browser_harness import Sample, assert_agrees, catalog_samples, tolerance_for  # noqa: E402
+from tests.browser_harness import (  # noqa: E402
+    Sample,
+    assert_agrees,
+    catalog_samples,
+    max_difference,
+    tolerance_for,
+)
 from tests.conftest import CATALOG, CHROMIUM, CHROMIUM_FLAGS, MODELS, LiveServer  # noqa: E402
 
 DIST = ROOT / "frontend" / "dist"
@@ -245,7 +251,8 @@ def native_block(cases: list[Case], threads: int, warmup: int, runs: int) -> Non
 
 
 def agrees(case: Case, threads: int) -> str:
-    """Browser and native results for the same variant agree (the browser tests' tolerances)."""
+    """Browser and native results for the same variant agree (the browser tests' tolerances);
+    "yes" carries the largest score / embedding difference measured."""
     got, want = case.results.get(f"wasm {threads}t"), case.results.get(f"native {threads}t")
     if got is None or want is None:
         return "-"
@@ -253,7 +260,7 @@ def agrees(case: Case, threads: int) -> str:
         assert_agrees(got, want, case.name, tolerance_for(case.model.manifest, case.variant))
     except AssertionError as err:
         return f"NO ({err})"
-    return "yes"
+    return f"yes {max_difference(got, want):.1e}"
 
 
 # --- 2. Cold and warm start ---------------------------------------------------------------
@@ -354,9 +361,10 @@ def print_latency(cases: list[Case], warmup: int, runs: int) -> None:
                      ms(w1), ms(n1), ratio(w1, n1), ms(w2), ms(n2), ratio(w2, n2),
                      ratio(w1, w2), ratio(n1, n2),
                      ms(m.get("wasm 2t round trip", nan)),
-                     "/".join(agrees(case, t).split(" ")[0] for t in (1, 2))))
+                     "/".join(agrees(case, t).split(" ")[0] for t in (1, 2)),
+                     "/".join((agrees(case, t).split(" ") + ["-"])[1] for t in (1, 2))))
     table(("model", "variant", "MB", "wasm 1t", "native 1t", "x 1t", "wasm 2t", "native 2t", "x 2t",
-           "wasm 1t/2t", "native 1t/2t", "run() 2t", "same 1t/2t"), rows)
+           "wasm 1t/2t", "native 1t/2t", "run() 2t", "same 1t/2t", "max diff 1t/2t"), rows)
     print("run() 2t: the page's round trip of model.run with 2 threads (adds decoding the PNG to an "
           "ImageBitmap on the page, transfer and messaging).")
     for case in cases:

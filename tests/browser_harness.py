@@ -170,6 +170,27 @@ def assert_agrees(got: dict[str, Any], want: dict[str, Any], where: str = "resul
             assert diff <= tol, f"{where}: {key} differ by {diff}"
 
 
+def max_difference(got: dict[str, Any], want: dict[str, Any]) -> float:
+    """The largest difference between two results' scores (same label), face scores and
+    embedding components: what the tolerances above bound, as one number to report."""
+    if "results" in want:
+        return max((max_difference(g, w) for g, w in zip(got["results"], want["results"])), default=0.0)
+    diffs = [0.0]
+    if "labels" in want:
+        scores = {entry["label"]: entry["score"] for entry in want["labels"]}
+        diffs += [abs(e["score"] - scores[e["label"]]) for e in got["labels"] if e["label"] in scores]
+    for g, w in zip(got.get("faces", []), want.get("faces", [])):
+        diffs.append(abs(g["score"] - w["score"]))
+        if "emotion" in w:
+            diffs.append(max_difference(g["emotion"], w["emotion"]))
+    for key in ("embedding", "embeddings"):
+        if key in want:
+            import numpy as np
+
+            diffs.append(float(np.abs(np.asarray(got[key]) - np.asarray(want[key])).max()))
+    return max(diffs)
+
+
 def js_result(page, selector: str, timeout: float = 120_000) -> Any:
     """The JSON a demo page published in ``data-result`` of ``selector``."""
     page.wait_for_selector(f"{selector}[data-result]", state="attached", timeout=timeout)
