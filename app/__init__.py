@@ -1,7 +1,7 @@
 """browserml host: serves verified ONNX artifacts and answers server-side.
 
 ``create_app(config)`` is the Flask app factory (gunicorn: ``'app:create_app()'``).
-``app.tasks`` holds the reference pre/post-processing shared by the conversion
+``contract.tasks`` holds the reference pre/post-processing shared by the conversion
 pipeline's evaluation and the server fallback.
 """
 

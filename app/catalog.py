@@ -13,8 +13,8 @@ from typing import Any
 from flask import Blueprint, request
 
 from app import host_state
-from app.manifest import passes, passes_in_browser
 from app.registry import ModelVersion
+from contract.manifest import passes, passes_in_browser
 
 bp = Blueprint("catalog", __name__, url_prefix="/api/v1")
 

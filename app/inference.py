@@ -2,7 +2,7 @@
 
 Sessions are created on first use (or by ``warm_up``), under a lock so two
 threads never build the same one, and then shared: ``InferenceSession.run``
-is thread-safe. Pre- and post-processing are ``app.tasks``, the same code the
+is thread-safe. Pre- and post-processing are ``contract.tasks``, the same code the
 conversion pipeline evaluated the variants with.
 
 A new session must pass the version's self-check (``app.selfcheck``) before it
@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from app import selfcheck
 from app.errors import ApiError
-from app.native_runtime import session_options
 from app.registry import ModelVersion, Registry
-from app.tasks import task_module
+from contract import selfcheck
+from contract.native_runtime import session_options
+from contract.tasks import task_module
 
 log = logging.getLogger("browserml")
 

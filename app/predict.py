@@ -15,7 +15,7 @@ from app import host_state
 from app.inference import run_task
 from app.inputs import read_image, read_texts
 from app.pipelines import FaceEmotion, face_emotion
-from app.tasks import IMAGE_TASKS
+from contract.tasks import IMAGE_TASKS
 
 bp = Blueprint("predict", __name__, url_prefix="/api/v1")
 

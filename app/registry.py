@@ -5,15 +5,14 @@ manifest names (present, same size, same sha256) and keeps the intact
 versions. A broken version is logged and skipped; the rest keep serving.
 
 The version a caller gets by default is the newest one with at least one
-variant that passed its gates (on any backend: ``app.manifest.passes``). ``resolve`` is the single place that decides,
-so aliases, A/B arms and rollback can be added there later.
+variant that passed its gates (on any backend: ``contract.manifest.passes``).
+``resolve`` is the single place that decides, so aliases, A/B arms and rollback
+can be added there later. What "intact" means is ``contract.versions.check_intact``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -21,42 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import ApiError
-from app.manifest import (
+from contract.integrity import sha256_file
+from contract.manifest import (
     ManifestError,
     gate_reasons,
-    load_manifest,
     passes,
     passes_in_browser,
     server_preference,
 )
+from contract.versions import META_FILES, check_intact, inside, manifest_paths, named_files
 
 log = logging.getLogger("browserml")
-
-# Files of a version that are public besides the variants and assets.
-META_FILES = ("manifest.json", "report.md", "report.png")
-
-# sha256 of files already verified, keyed by (path, size, mtime): a new app
-# (a test, a gunicorn worker) does not hash 300 MB again for unchanged files.
-_VERIFIED: dict[tuple[str, int, int], str] = {}
-_VERIFIED_LOCK = threading.Lock()
-
-
-def sha256_of(path: Path) -> str:
-    """sha256 hex of ``path``, cached by path, size and modification time."""
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    with _VERIFIED_LOCK:
-        known = _VERIFIED.get(key)
-    if known:
-        return known
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    value = digest.hexdigest()
-    with _VERIFIED_LOCK:
-        _VERIFIED[key] = value
-    return value
 
 
 @dataclass(frozen=True)
@@ -82,7 +56,7 @@ class ModelVersion:
 
     @cached_property
     def task_manifest(self) -> dict[str, Any]:
-        """The manifest as ``app.tasks`` needs it: files it names resolved inside this version.
+        """The manifest as ``contract.tasks`` needs it: files it names resolved inside this version.
 
         Computed once: a version's manifest and directory never change while it is served.
         """
@@ -140,7 +114,7 @@ class ModelVersion:
     @cached_property
     def self_check_arrays(self) -> dict[str, Any]:
         """The reference inputs and expected outputs of ``selfcheck.npz`` (read once)."""
-        from app import selfcheck
+        from contract import selfcheck
 
         return selfcheck.load(self.artifacts[self.manifest["self_check"]["file"]].path)
 
@@ -160,7 +134,7 @@ class Registry:
         broken: dict[str, str] = {}
         if not self.models_dir.is_dir():
             log.warning("models directory %s does not exist; run: browserml convert --all", self.models_dir)
-        for manifest_path in sorted(self.models_dir.glob("*/*/manifest.json")):
+        for manifest_path in manifest_paths(self.models_dir):
             where = f"{manifest_path.parent.parent.name}/{manifest_path.parent.name}"
             try:
                 model = _load_version(manifest_path)
@@ -214,38 +188,16 @@ class Registry:
 
 def _load_version(manifest_path: Path) -> ModelVersion:
     directory = manifest_path.parent
-    manifest = load_manifest(manifest_path)
-    if manifest["name"] != directory.parent.name or str(manifest["version"]) != directory.name:
-        raise ManifestError(
-            f"manifest says {manifest['name']} v{manifest['version']} but lives in {directory}"
-        )
+    manifest = check_intact(directory)
     if not any(passes(v, b) for v in manifest["variants"] for b in v["backends"]):
         log.warning("%s v%s: no variant passed its gates; listed but not served",
                     manifest["name"], manifest["version"])
     artifacts: dict[str, Artifact] = {}
-    entries = [(v, "weights") for v in manifest["variants"]] + [(a, "asset") for a in manifest.get("assets", [])]
-    entries.append((manifest["self_check"], "selfcheck"))
-    for entry, kind in entries:
-        path = _inside(directory, entry["file"])
-        if not path.is_file():
-            raise ManifestError(f"{entry['file']} is missing from {directory}")
-        if path.stat().st_size != entry["bytes"]:
-            raise ManifestError(f"{entry['file']} is {path.stat().st_size} bytes, the manifest says {entry['bytes']}")
-        actual = sha256_of(path)
-        if actual != entry["sha256"]:
-            raise ManifestError(f"{entry['file']} has sha256 {actual[:12]}..., the manifest says {entry['sha256'][:12]}...")
+    for entry, kind in named_files(manifest):
         passed = passes_in_browser(entry) if kind == "weights" else True
-        artifacts[entry["file"]] = Artifact(entry["file"], path, actual, kind, passed)
+        artifacts[entry["file"]] = Artifact(entry["file"], inside(directory, entry["file"]), entry["sha256"], kind, passed)
     for name in META_FILES:
         path = directory / name
         if path.is_file():
-            artifacts[name] = Artifact(name, path, sha256_of(path), "meta")
+            artifacts[name] = Artifact(name, path, sha256_file(path), "meta")
     return ModelVersion(manifest["name"], int(manifest["version"]), directory.resolve(), manifest, artifacts)
-
-
-def _inside(directory: Path, file: str) -> Path:
-    """``directory / file``, refusing any name that escapes the directory."""
-    path = (directory / file).resolve()
-    if directory.resolve() not in path.parents:
-        raise ManifestError(f"file name {file!r} escapes {directory}")
-    return path

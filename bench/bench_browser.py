@@ -4,11 +4,11 @@
 
 Needs the converted catalog (``make models``), the built frontend (``make frontend``)
 and Debian's Chromium (``/usr/bin/chromium``, or ``BROWSERML_CHROMIUM``). One
-Chromium is launched (Playwright, the flags of ``tests/conftest.py``) and measures
+Chromium is launched (Playwright, the flags of ``harness/chromium.py``) and measures
 everything; the host runs in this process twice, on free ports: ``create_app()``
 (COOP/COEP, cross-origin isolated: the runtime picks min(cores, 4) WASM threads,
 2 on a 2-core machine) and ``create_app({"CROSS_ORIGIN_ISOLATION": False})``
-(not isolated: 1 thread). Inputs are ``tests.browser_harness.catalog_samples()``.
+(not isolated: 1 thread). Inputs are ``harness.browser.catalog_samples()``.
 
 What is printed, in the order it is measured (each path in its own block: on a
 small machine, a thread pool that has just run spins for a while and steals the
@@ -25,7 +25,7 @@ cores from whatever runs next, so paths are never interleaved run by run):
    of ``app.inference.run_task`` (``task.prepare`` + ``session.run`` +
    ``task.finish``) on the decoded input (``app.inputs.decode_image``), timed the
    same way. "same" says whether the browser's and native results agree under
-   the browser tests' tolerances (``tests.browser_harness.assert_agrees``).
+   the browser tests' tolerances (``harness.browser.assert_agrees``).
 2. Cold and warm start per model (its recommended variant, ``loadModel(name)``,
    2 threads): cold = a fresh browser context (empty HTTP cache and Cache
    Storage), warm = a second navigation in that context (artifacts from Cache
@@ -69,19 +69,21 @@ import onnxruntime as ort  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.inputs import decode_image  # noqa: E402
-from app.manifest import passes  # noqa: E402
-from app.native_runtime import describe as describe_native  # noqa: E402
-from app.native_runtime import session_options  # noqa: E402
 from app.registry import ModelVersion, Registry  # noqa: E402
-from app.tasks import task_module  # noqa: E402
-from tests.browser_harness import (  # noqa: E402
+from contract.manifest import passes  # noqa: E402
+from contract.native_runtime import describe as describe_native  # noqa: E402
+from contract.native_runtime import session_options  # noqa: E402
+from contract.tasks import task_module  # noqa: E402
+from harness.browser import (  # noqa: E402
     Sample,
     assert_agrees,
     catalog_samples,
     max_difference,
     tolerance_for,
 )
-from tests.conftest import CATALOG, CHROMIUM, CHROMIUM_FLAGS, MODELS, LiveServer  # noqa: E402
+from harness.catalog import CATALOG, MODELS  # noqa: E402
+from harness.chromium import CHROMIUM, CHROMIUM_FLAGS  # noqa: E402
+from harness.live_server import LiveServer  # noqa: E402
 
 DIST = ROOT / "frontend" / "dist"
 BLANK = "/__bench__/blank"

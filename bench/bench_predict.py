@@ -38,12 +38,12 @@ sys.path.insert(0, str(ROOT))
 
 from app.inference import SessionPool, run_task  # noqa: E402 (after the sys.path line)
 from app.inputs import decode_image  # noqa: E402 (after the sys.path line)
-from app.native_runtime import describe as describe_native  # noqa: E402 (after the sys.path line)
-from app.native_runtime import session_options  # noqa: E402 (after the sys.path line)
 from app.pipelines import FaceEmotion, crop_face  # noqa: E402 (after the sys.path line)
 from app.registry import Registry  # noqa: E402 (after the sys.path line)
-from app.tasks import IMAGE_TASKS, task_module  # noqa: E402 (after the sys.path line)
-from tests.conftest import LiveServer  # noqa: E402 (after the sys.path line)
+from contract.native_runtime import describe as describe_native  # noqa: E402 (after the sys.path line)
+from contract.native_runtime import session_options  # noqa: E402 (after the sys.path line)
+from contract.tasks import IMAGE_TASKS, task_module  # noqa: E402 (after the sys.path line)
+from harness.live_server import LiveServer  # noqa: E402 (after the sys.path line)
 
 SENTENCE = "The service was slow and the food was cold, but the dessert made up for it."
 # The astronaut's face in skimage's astronaut photo, [x, y, w, h] (as in tests/test_predict.py).

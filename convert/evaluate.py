@@ -3,7 +3,7 @@
 The reference outputs come from the source framework (TFLite interpreter,
 Keras, PyTorch, scikit-learn) run on exactly the feeds the variants get, so a
 difference is the conversion's, not the preprocessing's. Task metrics go
-through the same ``app.tasks`` code the server uses.
+through the same ``contract.tasks`` code the server uses.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from app.tasks import task_module
+from contract.tasks import task_module
 from convert.datasets import Sample
 
 Feeds = dict[str, np.ndarray]
@@ -95,7 +95,7 @@ def agreement_metrics(
     first_ref = [ro[0].reshape(len(ro[0]), -1) for ro in reference]
     first_var = [vo[0].reshape(len(vo[0]), -1) for vo in variant]
     if task in ("image-classification", "text-classification"):
-        from app.tasks.image_classification import activate
+        from contract.tasks.image_classification import activate
 
         agree = np.concatenate([np.argmax(r, axis=-1) == np.argmax(v, axis=-1) for r, v in zip(first_ref, first_var)])
         metrics["top1_agreement"] = float(np.mean(agree))
@@ -145,7 +145,7 @@ def ort_runner(model_bytes: bytes, threads: int = 1) -> Callable[[Feeds], list[n
     """A native ONNX Runtime session with a fixed thread count, set up as the host sets it up."""
     import onnxruntime as ort
 
-    from app.native_runtime import session_options
+    from contract.native_runtime import session_options
 
     session = ort.InferenceSession(model_bytes, session_options(threads), providers=["CPUExecutionProvider"])
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from app.manifest import passes, server_preference
+from contract.manifest import passes, server_preference
 
 WEBGPU_PREFERENCE = ("fp16", "fp32")  # int8 never suits WebGPU (convert/opcheck.py)
 
@@ -72,7 +72,7 @@ def recommend(variants: list[dict[str, Any]], client: Mapping[str, Any]) -> dict
 
     Browsers get nothing for a server-only model, nor a variant over the client budget.
     WebGPU prefers fp16, then fp32; WASM takes the lowest ``wasm_cost_ms``; the server the
-    most faithful, then fastest, variant (``app.manifest.server_preference``).
+    most faithful, then fastest, variant (``contract.manifest.server_preference``).
     ``client.prefer`` (e.g. ``{wasm = ["fp16", "int8"]}``) overrides the order for a backend.
     """
     budget = client.get("max_client_bytes", 0)

@@ -19,13 +19,14 @@ from typing import Any
 import numpy as np
 import onnx
 
-from app import native_runtime
-from app.manifest import gate_reasons, passes, validate_manifest
-from app.tasks.contracts import CONTRACTS
+from contract import native_runtime
+from contract.integrity import sha256_file
+from contract.manifest import gate_reasons, passes, validate_manifest
+from contract.tasks.contracts import CONTRACTS
 from convert import datasets, evaluate, gates, selfcheck, variants, wasm_runtime
 from convert.errors import ConversionError
 from convert.opcheck import check_browser_ops, suitable_backends
-from convert.packages import package_file, package_version, sha256_file
+from convert.packages import package_file, package_version
 from convert.progress import Progress
 from convert.recipe import Recipe, load_recipe
 from convert.report import write_report

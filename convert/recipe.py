@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.tasks import TASKS
+from contract.tasks import TASKS
 from convert.errors import ConversionError
 
 SOURCE_FORMATS = ("tflite", "keras", "pytorch", "sklearn", "onnx", "compose")

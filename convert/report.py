@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from app.manifest import passes, passes_in_browser
+from contract.manifest import passes, passes_in_browser
 from convert.gates import wasm_cost_ms
 
 # Metrics where lower is better; everything else reads higher-is-better.

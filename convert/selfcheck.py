@@ -1,6 +1,6 @@
 """Build a version's self-check (``selfcheck.npz`` and the manifest's ``self_check``).
 
-The host re-runs these reference inputs when it loads a variant (``app/selfcheck.py``).
+The host re-runs these reference inputs when it loads a variant (``contract/selfcheck.py``).
 The expected outputs are ONNX Runtime Web's (WASM) wherever the variant runs in the
 browser: WebAssembly gives the same numbers on every CPU, so the reference does not
 depend on the machine that converted the model. Variants the browser cannot run keep
@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from app import selfcheck
+from contract import selfcheck
 
 SAMPLES = 3
 SAFETY = 3.0

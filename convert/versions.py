@@ -1,21 +1,12 @@
-"""Model versions on disk: models/<name>/<version>/, integers that only increase."""
+"""New versions: numbers that only increase, and reuse of an identical intact one."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-from app.manifest import ManifestError, load_manifest
-from convert.packages import sha256_file
-
-
-def version_dirs(models_dir: Path, name: str) -> list[Path]:
-    """Existing version folders of ``name``, oldest first."""
-    base = models_dir / name
-    if not base.is_dir():
-        return []
-    return sorted((p for p in base.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
+from contract.manifest import ManifestError
+from contract.versions import MANIFEST, check_intact, version_dirs
 
 
 def next_version(models_dir: Path, name: str) -> int:
@@ -23,28 +14,14 @@ def next_version(models_dir: Path, name: str) -> int:
     return int(dirs[-1].name) + 1 if dirs else 1
 
 
-def intact(version_dir: Path) -> dict[str, Any] | None:
-    """The manifest of a version whose files all match their sha256, else None."""
-    try:
-        manifest = load_manifest(version_dir / "manifest.json")
-    except ManifestError:
-        return None
-    for entry in [*manifest["variants"], *manifest["assets"]]:
-        path = version_dir / entry["file"]
-        if not path.is_file() or sha256_file(path) != entry["sha256"]:
-            return None
-    return manifest
-
-
 def find_same(models_dir: Path, name: str, fingerprint: str) -> Path | None:
     """The newest intact version built from the same inputs (same fingerprint), if any."""
     for version_dir in reversed(version_dirs(models_dir, name)):
-        manifest_path = version_dir / "manifest.json"
         try:
-            if json.loads(manifest_path.read_text()).get("fingerprint") != fingerprint:
+            if json.loads((version_dir / MANIFEST).read_text()).get("fingerprint") != fingerprint:
                 continue
-        except (OSError, json.JSONDecodeError):
+            check_intact(version_dir)
+        except (OSError, json.JSONDecodeError, ManifestError):
             continue
-        if intact(version_dir) is not None:
-            return version_dir
+        return version_dir
     return None

@@ -1,37 +1,25 @@
-"""Shared fixtures: the project root and the converted catalog (built by `make models`)."""
+"""Shared fixtures: the converted catalog (built by `make models`), the host in-process and
+over real HTTP, and Debian's Chromium. The parts that bench/ uses too live in harness/."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from harness import catalog
+from harness.catalog import CATALOG, MODELS, ROOT
+from harness.chromium import CHROMIUM, CHROMIUM_FLAGS
+from harness.live_server import LiveServer
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-ROOT = Path(__file__).resolve().parents[1]
-MODELS = ROOT / "models"
-CATALOG = sorted(p.stem for p in (MODELS / "catalog").glob("*.toml"))
 
 
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
-
-
-def latest_version_dir(name: str) -> Path:
-    """The newest converted version of a catalog model; fails with the command to run."""
-    versions = sorted((p for p in (MODELS / name).glob("*") if p.name.isdigit()), key=lambda p: int(p.name))
-    if not versions:
-        pytest.fail(f"{name} is not converted; run: make models (browserml convert --all)")
-    return versions[-1]
-
-
-def latest_manifest(name: str) -> dict[str, Any]:
-    return json.loads((latest_version_dir(name) / "manifest.json").read_text())
 
 
 # --- The host -------------------------------------------------------------------------------
@@ -41,8 +29,11 @@ def app():
     """The host app over the converted catalog (``create_app``, as ``browserml serve`` builds it)."""
     from app import create_app
 
-    for name in CATALOG:
-        latest_version_dir(name)  # fail early, with the command to run, if a model is missing
+    for name in CATALOG:  # fail early, with the command to run, if a model is missing
+        try:
+            catalog.latest_version_dir(name)
+        except catalog.NotConverted as err:
+            pytest.fail(str(err))
     return create_app({"MODELS_DIR": str(MODELS), "TESTING": True})
 
 
@@ -50,26 +41,6 @@ def app():
 def client(app):
     """Flask's test client (no sockets)."""
     return app.test_client()
-
-
-class LiveServer:
-    """A real HTTP server (Werkzeug, threaded) running an app on a free port, in a thread."""
-
-    def __init__(self, flask_app) -> None:
-        import threading
-
-        from werkzeug.serving import make_server
-
-        self.app = flask_app
-        self._server = make_server("127.0.0.1", 0, flask_app, threaded=True)
-        self.port = self._server.socket.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")
@@ -102,20 +73,6 @@ def photos():
 
 
 # --- The browser (pytest-playwright with Debian's Chromium) ------------------------------------
-
-CHROMIUM = os.environ.get("BROWSERML_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    # WebGPU exists here only like this, as a SwiftShader fallback adapter: the runtime
-    # must not choose it on its own, and the webgpu tests force it.
-    "--enable-unsafe-webgpu",
-]
-
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):

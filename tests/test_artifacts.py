@@ -10,8 +10,8 @@ import shutil
 import pytest
 
 from app import create_app
-from app.manifest import passes_in_browser
-from tests.conftest import CATALOG, latest_manifest, latest_version_dir
+from contract.manifest import passes_in_browser
+from harness.catalog import CATALOG, latest_manifest, latest_version_dir
 
 pytestmark = pytest.mark.catalog
 

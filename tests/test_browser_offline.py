@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser_harness import (
+from harness.browser import (
     assert_agrees,
     catalog_samples,
     check_demo_pages,
@@ -16,7 +16,7 @@ from tests.browser_harness import (
     server_predict,
     tolerance_for,
 )
-from tests.conftest import CATALOG
+from harness.catalog import CATALOG
 
 pytestmark = [pytest.mark.catalog, pytest.mark.browser]
 SAMPLES = catalog_samples()

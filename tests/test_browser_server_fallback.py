@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser_harness import catalog_samples, check_demo_pages, check_model, js_result
-from tests.conftest import CATALOG
+from harness.browser import catalog_samples, check_demo_pages, check_model, js_result
+from harness.catalog import CATALOG
 
 pytestmark = [pytest.mark.catalog, pytest.mark.browser]
 SAMPLES = catalog_samples()

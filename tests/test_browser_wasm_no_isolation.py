@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser_harness import (
+from harness.browser import (
     assert_agrees,
     catalog_samples,
     check_demo_pages,
@@ -12,7 +12,7 @@ from tests.browser_harness import (
     server_predict,
     upload_to_demo,
 )
-from tests.conftest import CATALOG
+from harness.catalog import CATALOG
 
 pytestmark = [pytest.mark.catalog, pytest.mark.browser]
 SAMPLES = catalog_samples()

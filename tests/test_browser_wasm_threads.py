@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser_harness import (
+from harness.browser import (
     assert_agrees,
     catalog_samples,
     check_demo_pages,
@@ -17,7 +17,7 @@ from tests.browser_harness import (
     server_predict,
     upload_to_demo,
 )
-from tests.conftest import CATALOG
+from harness.catalog import CATALOG
 
 pytestmark = [pytest.mark.catalog, pytest.mark.browser]
 SAMPLES = catalog_samples()
@@ -176,7 +176,7 @@ def test_a_transparent_png_gives_the_same_answer_in_the_browser_and_on_the_serve
     import numpy as np
     from PIL import Image
 
-    from tests.browser_harness import Sample, run_in_browser
+    from harness.browser import Sample, run_in_browser
 
     cat = np.asarray(Image.open(io.BytesIO(SAMPLES["imagenet"].png)).convert("RGBA")).copy()
     cat[..., 3] = np.linspace(0, 255, cat.shape[1], dtype=np.uint8)[None, :]  # fades in left to right

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser_harness import catalog_samples, check_model, upload_to_demo
+from harness.browser import catalog_samples, check_model, upload_to_demo
 
 pytestmark = [pytest.mark.catalog, pytest.mark.browser]
 SAMPLES = catalog_samples()

@@ -9,14 +9,14 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 import pytest
-from conftest import CATALOG, latest_version_dir
 
-from app.manifest import load_manifest, passes, passes_in_browser
-from app.native_runtime import session_options
-from app.tasks import task_module
+from contract.integrity import sha256_file
+from contract.manifest import load_manifest, passes, passes_in_browser
+from contract.native_runtime import session_options
+from contract.tasks import task_module
 from convert.datasets import photos
 from convert.evaluate import box_iou
-from convert.packages import sha256_file
+from harness.catalog import CATALOG, latest_version_dir
 
 
 def variant(manifest: dict[str, Any], precision: str) -> dict[str, Any]:
@@ -39,7 +39,7 @@ def resolved(manifest: dict[str, Any], version_dir: Path) -> dict[str, Any]:
 
 
 def predict(version_dir: Path, manifest: dict[str, Any], file: str, sample: Any) -> dict[str, Any]:
-    """What the server fallback will do: app/tasks around an ONNX Runtime session."""
+    """What the server fallback will do: contract/tasks around an ONNX Runtime session."""
     manifest = resolved(manifest, version_dir)
     module = task_module(manifest["task"])
     feeds, context = module.prepare(sample, manifest)

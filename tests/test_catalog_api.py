@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.manifest import passes_in_browser
-from tests.conftest import CATALOG, latest_manifest
+from contract.manifest import passes_in_browser
+from harness.catalog import CATALOG, latest_manifest
 
 pytestmark = pytest.mark.catalog
 

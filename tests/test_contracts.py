@@ -7,7 +7,7 @@ import io
 import jsonschema
 import pytest
 
-from tests.conftest import CATALOG
+from harness.catalog import CATALOG
 
 pytestmark = pytest.mark.catalog
 

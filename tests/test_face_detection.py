@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.tasks import face_detection as fd
-from app.tasks.imaging import Letterbox
+from contract.tasks import face_detection as fd
+from contract.tasks.imaging import Letterbox
 
 GOLDEN = Path(__file__).parent / "data" / "golden" / "face_detection.json"
 

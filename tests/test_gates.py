@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.manifest import server_preference
+from contract.manifest import server_preference
 from convert.gates import judge, judge_backends, recommend
 
 GATES = {"max_bytes": {"fp32": 1000, "int8": 300, "fp16": 500}, "min": {"top1_agreement": 0.98}, "max": {"false_positives": 0}}

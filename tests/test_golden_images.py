@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.tasks import IMAGE_TASKS
-from app.tasks.image_classification import classify
-from app.tasks.imaging import composite_on_black, premultiply, to_tensor
+from contract.tasks import IMAGE_TASKS
+from contract.tasks.image_classification import classify
+from contract.tasks.imaging import composite_on_black, premultiply, to_tensor
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
 CATALOG = Path(__file__).resolve().parents[1] / "models" / "catalog"

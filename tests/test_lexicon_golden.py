@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from vaderSentiment import vaderSentiment
 
-from app.tasks import lexicon as server_lexicon
+from contract.tasks import lexicon as server_lexicon
 
 GOLDEN_DIR = Path(__file__).parent / "data" / "golden"
 GOLDEN = json.loads((GOLDEN_DIR / "lexicon.json").read_text(encoding="utf-8"))

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from app import create_app
-from tests.conftest import MODELS
+from harness.catalog import MODELS
 
 pytestmark = pytest.mark.catalog
 

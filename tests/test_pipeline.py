@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from app.manifest import load_manifest
-from convert.packages import sha256_file
+from contract.integrity import sha256_file
+from contract.manifest import load_manifest
 
 
 def browserml(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "cli", *args], cwd=cwd, capture_output=True, text=True, timeout=600
     )
 
 

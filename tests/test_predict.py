@@ -1,4 +1,4 @@
-"""The task API over real HTTP equals app.tasks run directly on the same input."""
+"""The task API over real HTTP equals contract.tasks run directly on the same input."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 import requests
 from PIL import Image
 
-from app.native_runtime import session_options
 from app.pipelines import FaceEmotion, crop_face
-from app.tasks import task_module
+from contract.native_runtime import session_options
+from contract.tasks import task_module
 
 pytestmark = pytest.mark.catalog
 
@@ -27,7 +27,7 @@ ASTRONAUT_FACE = (177.3, 80.6, 94.6, 94.6)
 
 
 def direct(app, name: str, sample, variant: str | None = None) -> dict:
-    """What app.tasks + ONNX Runtime give in-process, without the host."""
+    """What contract.tasks + ONNX Runtime give in-process, without the host."""
     model = app.extensions["browserml"].registry.resolve(name)
     file = variant or model.server_candidates[0]
     session = ort.InferenceSession(str(model.artifacts[file].path), session_options(), providers=["CPUExecutionProvider"])

@@ -14,7 +14,7 @@ from PIL import Image
 from app import create_app
 from app.errors import ApiError
 from app.registry import Registry
-from tests.conftest import latest_version_dir
+from harness.catalog import latest_version_dir
 
 pytestmark = pytest.mark.catalog
 

@@ -2,7 +2,7 @@
 in a manifest are ORT Web's own and reproducible, and native int8 cannot saturate.
 
 Nothing here depends on which CPU runs it: the WASM build gives the same numbers on
-every CPU, and the native checks hold with or without VNNI (see app/native_runtime.py).
+every CPU, and the native checks hold with or without VNNI (see contract/native_runtime.py).
 """
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
-from app import create_app, selfcheck
-from app.manifest import passes
-from app.native_runtime import session_options
+from app import create_app
+from contract import selfcheck
+from contract.manifest import passes
+from contract.native_runtime import session_options
 from convert.selfcheck import SAFETY
 from convert.wasm_runtime import run_wasm
-from tests.conftest import CATALOG, latest_manifest, latest_version_dir
+from harness.catalog import CATALOG, latest_manifest, latest_version_dir
 
 pytestmark = pytest.mark.catalog
 

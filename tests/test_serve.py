@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import MODELS, ROOT
+from harness.catalog import MODELS, ROOT
 
 pytestmark = pytest.mark.catalog
 

@@ -9,8 +9,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from app.tasks import embeddings, text_classification
-from app.tasks.tokenization import TextBatch
+from contract.tasks import embeddings, text_classification
+from contract.tasks.tokenization import TextBatch
 
 GOLDEN = json.loads(
     (Path(__file__).parent / "data" / "golden" / "text_classification.json").read_text()
@@ -90,7 +90,7 @@ def test_golden_classification(case):
 
 def test_sentence_embedder_pools_like_numpy():
     torch = pytest.importorskip("torch")
-    from app.tasks.tokenization import encode
+    from contract.tasks.tokenization import encode
     from convert.networks.minilm import load_sentence_embedder, minilm_dir
 
     model = load_sentence_embedder()
@@ -152,7 +152,7 @@ def test_unsure_model_falls_back_to_the_lexicon_and_says_so():
 
 
 def test_lexicon_labels_map_compound_to_scores():
-    from app.tasks.lexicon import lexicon_labels
+    from contract.tasks.lexicon import lexicon_labels
 
     assert lexicon_labels(0.6, ["negative", "positive"]) == [
         {"label": "positive", "score": 0.8},

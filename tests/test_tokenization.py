@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.tasks.tokenization import encode, load_tokenizer, prepare_texts
+from contract.tasks.tokenization import encode, load_tokenizer, prepare_texts
 from convert.networks.minilm import minilm_dir
 
 GOLDEN = json.loads((Path(__file__).parent / "data" / "golden" / "tokenization.json").read_text())

@@ -31,9 +31,7 @@ from tritonclient.utils import (
 )
 
 from app.errors import ApiError
-from app.native_runtime import session_options
 from app.pipelines import FaceEmotion, crop_face
-from app.tasks import IMAGE_TASKS, task_module
 from app.tensor_codec import (
     DATATYPES,
     decode_binary_tensor,
@@ -41,7 +39,9 @@ from app.tensor_codec import (
     encode_binary,
     encode_json_data,
 )
-from tests.conftest import CATALOG, latest_version_dir
+from contract.native_runtime import session_options
+from contract.tasks import IMAGE_TASKS, task_module
+from harness.catalog import CATALOG, latest_version_dir
 
 SENTENCES = [
     "This movie was absolutely wonderful, I loved every minute of it.",

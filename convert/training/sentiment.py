@@ -57,7 +57,7 @@ def embed_texts(
     """Float32 ``[N, dim]`` embeddings with a torch ``SentenceEmbedder``, batched by length."""
     import torch
 
-    from app.tasks.tokenization import encode
+    from contract.tasks.tokenization import encode
 
     if not texts:
         raise ValueError("embed_texts needs at least one text")

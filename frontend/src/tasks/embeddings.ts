@@ -1,6 +1,6 @@
 /**
  * Sentence embeddings: text in, unit-length vectors out.
- * The port of app/tasks/embeddings.py.
+ * The port of contract/tasks/embeddings.py.
  *
  * The catalog's embedder already pools and normalises inside the graph, so its
  * output is [batch, dim]. A model that returns token states

@@ -1,6 +1,6 @@
 /**
  * Face detection: MediaPipe BlazeFace (short range) decoding, weighted NMS,
- * letterbox removal. The port of app/tasks/face_detection.py, which documents
+ * letterbox removal. The port of contract/tasks/face_detection.py, which documents
  * the model, the options (`manifest.postprocess`) and the arithmetic at length.
  *
  * One image in, `{faces: [{box: [x, y, w, h], score, keypoints: [[x, y], ...]}]}`

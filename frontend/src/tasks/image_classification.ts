@@ -1,6 +1,6 @@
 /**
  * Image classification: one image in, the top-k labels with scores out.
- * The port of app/tasks/image_classification.py.
+ * The port of contract/tasks/image_classification.py.
  */
 
 import { Letterbox, toTensor } from "./imaging.js";

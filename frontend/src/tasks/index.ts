@@ -1,6 +1,6 @@
 /**
  * Pre- and post-processing, one module per task: the browser side of
- * app/tasks/ (same module names, same functions in camelCase, held to the same
+ * contract/tasks/ (same module names, same functions in camelCase, held to the same
  * golden files under tests/data/golden/).
  *
  * Every task module exposes the same two pure functions, driven by a manifest:
@@ -80,7 +80,8 @@ export function taskModule(task: string): TaskModules[TaskName] {
 }
 
 export * from "./types.js";
-export { Letterbox, toTensor, resize, resample } from "./imaging.js";
+export { Letterbox, toTensor, resize } from "./imaging.js";
+export { resample } from "./pillow_resample.js";
 export { loadTokenizer, tokenizerFile, maxLength, TextTokenizer } from "./tokenization.js";
 export type { TextBatch } from "./tokenization.js";
 export { cosineSimilarity } from "./embeddings.js";

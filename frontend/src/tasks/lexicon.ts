@@ -2,7 +2,7 @@
  * VADER sentiment scoring (Hutto & Gilbert, ICWSM 2014) in the browser: the
  * rule-based answer text classification falls back to when the model is
  * unsure. The server uses the `vaderSentiment` package 3.3.2
- * (app/tasks/lexicon.py); this module reproduces its `polarity_scores` number
+ * (contract/tasks/lexicon.py); this module reproduces its `polarity_scores` number
  * for number, held to it by tests/data/golden/lexicon.json.
  *
  * How a text is scored:

@@ -1,12 +1,12 @@
 /**
  * Text classification: text in, the top-k labels with scores out.
- * The port of app/tasks/text_classification.py.
+ * The port of contract/tasks/text_classification.py.
  *
  * Scoring is shared with image classification (`classify`): `postprocess`
  * holds `labels`, `top_k`, `confidence_threshold` and `activation`. The
  * catalog's sentiment model already outputs probabilities, so its manifest
  * says `activation = "none"`. `fallback` is null, or "lexicon" when the model
- * was unsure and VADER's lexicon answered instead (app/tasks/lexicon.py).
+ * was unsure and VADER's lexicon answered instead (contract/tasks/lexicon.py).
  */
 
 import { classify } from "./image_classification.js";
@@ -59,7 +59,7 @@ export function lexiconLabels(compound: number, labels: readonly string[]): Arra
   return pairs.sort((a, b) => b.score - a.score);
 }
 
-/** The lexicon's answer when the model was unsure and the lexicon is not neutral (app/tasks/lexicon.py). */
+/** The lexicon's answer when the model was unsure and the lexicon is not neutral (contract/tasks/lexicon.py). */
 export function applyFallback(
   result: TextClassificationResult,
   text: string,

@@ -1,6 +1,6 @@
 /**
  * WordPiece tokenization for the text tasks, driven by a `tokenizer.json`.
- * The port of app/tasks/tokenization.py.
+ * The port of contract/tasks/tokenization.py.
  *
  * The text models take two int64 inputs of shape [batch, sequence]:
  * `input_ids` and `attention_mask`. A batch is truncated to `max_length`

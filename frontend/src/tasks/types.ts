@@ -1,5 +1,5 @@
 /**
- * The manifest (app/schemas/manifest.schema.json) and the task result shapes
+ * The manifest (contract/schemas/manifest.schema.json) and the task result shapes
  * (DESIGN.md, "Task results"), as the browser sees them.
  *
  * The manifest is written by `browserml convert` and read here as JSON; these
@@ -103,7 +103,7 @@ export type ResizeMode = "stretch" | "center-crop" | "letterbox";
 export type Colour = "RGB" | "L";
 export type Layout = "NHWC" | "NCHW";
 
-/** `preprocess` of the image tasks (app/tasks/imaging.py). */
+/** `preprocess` of the image tasks (contract/tasks/imaging.py). */
 export interface ImagePreprocess {
   /** Model input [height, width] in pixels. */
   size: readonly [number, number];
@@ -115,7 +115,7 @@ export interface ImagePreprocess {
   std?: readonly number[];
 }
 
-/** `preprocess` of the text tasks (app/tasks/tokenization.py). */
+/** `preprocess` of the text tasks (contract/tasks/tokenization.py). */
 export interface TextPreprocess {
   /** The tokenizer.json, relative to the model version directory. */
   tokenizer?: string;
@@ -126,7 +126,7 @@ export interface TextPreprocess {
 
 export type Activation = "softmax" | "sigmoid" | "none";
 
-/** `postprocess` of image and text classification (app/tasks/image_classification.py). */
+/** `postprocess` of image and text classification (contract/tasks/image_classification.py). */
 export interface ClassificationPostprocess {
   labels: string[];
   activation?: Activation;
@@ -152,7 +152,7 @@ export interface AnchorOptions {
   feature_map_width?: number[];
 }
 
-/** `postprocess` of face detection (app/tasks/face_detection.py); every key is optional. */
+/** `postprocess` of face detection (contract/tasks/face_detection.py); every key is optional. */
 export interface FaceDetectionPostprocess {
   anchors?: Partial<AnchorOptions>;
   box_scale?: number;
@@ -163,7 +163,7 @@ export interface FaceDetectionPostprocess {
   keypoint_names?: string[];
 }
 
-/** `postprocess` of embeddings (app/tasks/embeddings.py). */
+/** `postprocess` of embeddings (contract/tasks/embeddings.py). */
 export interface EmbeddingsPostprocess {
   pooling?: "mean";
   /** L2-normalise the vectors (default true). */
@@ -193,7 +193,7 @@ export interface Manifest {
   source: ModelSource;
   inputs: TensorSpec[];
   outputs: TensorSpec[];
-  /** JSON Schemas of what `predict` takes and returns (app/tasks/contracts.py). */
+  /** JSON Schemas of what `predict` takes and returns (contract/tasks/contracts.py). */
   request: Record<string, unknown>;
   response: Record<string, unknown>;
   preprocess: Preprocess;

@@ -1,6 +1,6 @@
 /**
  * Classification scoring against tests/data/golden/image_classification.json
- * (Python's app.tasks.image_classification.classify on the same logits).
+ * (Python's contract.tasks.image_classification.classify on the same logits).
  */
 
 import { describe, expect, it } from "vitest";

@@ -1,6 +1,6 @@
 /**
  * Image preprocessing against tests/data/golden/image_preprocessing.json:
- * Python's app.tasks.imaging.to_tensor (Pillow 13 BILINEAR) on synthetic
+ * Python's contract.tasks.imaging.to_tensor (Pillow 13 BILINEAR) on synthetic
  * images (upscaled gradients, an RGBA checkerboard, RGBA bands of alpha 0, 1,
  * 127, 128, 254 and 255 hiding vivid colour under alpha 0, a downscaled
  * texture, a tall image Pillow shrinks vertically first), through the
@@ -10,7 +10,8 @@
 
 import { describe, expect, it } from "vitest";
 
-import { Letterbox, premultiply, resample, resize, toColour, toTensor } from "../../src/tasks/imaging.js";
+import { Letterbox, premultiply, resize, toColour, toTensor } from "../../src/tasks/imaging.js";
+import { resample } from "../../src/tasks/pillow_resample.js";
 import type { ImagePreprocess, PixelsLike } from "../../src/tasks/types.js";
 import { decodeFloat32, readGolden, type EncodedTensor } from "./golden.js";
 

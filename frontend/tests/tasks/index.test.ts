@@ -1,4 +1,4 @@
-/** The task registry covers every task the manifest schema allows, as app/tasks/__init__.py does. */
+/** The task registry covers every task the manifest schema allows, as contract/tasks/__init__.py does. */
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { IMAGE_TASKS, TASKS, TEXT_TASKS, taskModule } from "../../src/tasks/index.js";
 import { readGolden, REPO_ROOT } from "./golden.js";
 
-const SCHEMA = JSON.parse(readFileSync(join(REPO_ROOT, "app", "schemas", "manifest.schema.json"), "utf8")) as {
+const SCHEMA = JSON.parse(readFileSync(join(REPO_ROOT, "contract", "schemas", "manifest.schema.json"), "utf8")) as {
   properties: { task: { enum: string[] } };
 };
 

@@ -1,6 +1,6 @@
 /**
  * Text classification results against tests/data/golden/text_classification.json
- * (Python's app.tasks.text_classification.finish on the same probabilities).
+ * (Python's contract.tasks.text_classification.finish on the same probabilities).
  */
 
 import { describe, expect, it } from "vitest";

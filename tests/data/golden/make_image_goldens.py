@@ -3,10 +3,10 @@
     .venv/bin/python tests/data/golden/make_image_goldens.py
 
 - ``image_preprocessing.json``: small synthetic images (raw pixels) through
-  ``app.tasks.imaging.to_tensor`` with the preprocess block of every image model
+  ``contract.tasks.imaging.to_tensor`` with the preprocess block of every image model
   in models/catalog/; the expected tensors and letterboxes are what Python
   (Pillow 13) produces.
-- ``image_classification.json``: logits through ``app.tasks.image_classification.classify``.
+- ``image_classification.json``: logits through ``contract.tasks.image_classification.classify``.
 
 The images are computed, not loaded, so the file is reproducible anywhere; the
 pixels are stored too, so a reader never needs this script. Re-run it only when
@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from app.tasks import IMAGE_TASKS
-from app.tasks.image_classification import classify
-from app.tasks.imaging import to_tensor
+from contract.tasks import IMAGE_TASKS
+from contract.tasks.image_classification import classify
+from contract.tasks.imaging import to_tensor
 
 HERE = Path(__file__).resolve().parent
 
@@ -157,7 +157,7 @@ def preprocessing_golden() -> dict[str, Any]:
     return {
         "task": "image-preprocessing",
         "about": (
-            "app.tasks.imaging.to_tensor on synthetic images, once per preprocess block of the "
+            "contract.tasks.imaging.to_tensor on synthetic images, once per preprocess block of the "
             "catalog's image models. Images: raw 8-bit pixels, row-major, 3 (RGB) or 4 (RGBA) "
             "channels, base64; RGBA is composited over black first (c * a / 255 rounded half up, "
             "as a canvas stores it). Expected tensors: little-endian float32 in C order, "
@@ -213,7 +213,7 @@ def classification_golden() -> dict[str, Any]:
     return {
         "task": "image-classification",
         "about": (
-            "app.tasks.image_classification.classify: float32 logits of one sample -> "
+            "contract.tasks.image_classification.classify: float32 logits of one sample -> "
             "{labels: top_k [{label, score}], uncertain}. Scores rounded to 6 decimals; ties keep "
             "the lower class index first; uncertain = top score < confidence_threshold. Written by "
             "make_image_goldens.py; do not edit by hand."

@@ -77,7 +77,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from app.tasks.imaging import Letterbox, to_tensor
+from contract.tasks.imaging import Letterbox, to_tensor
 
 # MediaPipe's face_detection_short_range_common.pbtxt, SsdAnchorsCalculatorOptions.
 SHORT_RANGE_ANCHORS: dict[str, Any] = {

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from app.tasks import (
+from contract.tasks import (
     embeddings,
     face_detection,
     image_classification,

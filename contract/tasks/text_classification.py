@@ -4,7 +4,7 @@ Scoring is shared with image classification (``classify``): ``postprocess``
 holds ``labels``, ``top_k``, ``confidence_threshold`` and ``activation``. The
 catalog's sentiment model already outputs probabilities, so its manifest says
 ``activation = "none"``. ``fallback`` is null, or ``"lexicon"`` when the model
-was unsure and VADER's lexicon answered instead (``app.tasks.lexicon``).
+was unsure and VADER's lexicon answered instead (``contract.tasks.lexicon``).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from app.tasks.image_classification import classify
-from app.tasks.lexicon import apply_fallback
-from app.tasks.tokenization import TextBatch, prepare_texts
+from contract.tasks.image_classification import classify
+from contract.tasks.lexicon import apply_fallback
+from contract.tasks.tokenization import TextBatch, prepare_texts
 
 # Both text tasks tokenize the same way: a string or a list of strings -> feeds, context.
 prepare = prepare_texts

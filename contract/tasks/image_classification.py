@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from app.tasks.imaging import Letterbox, to_tensor
+from contract.tasks.imaging import Letterbox, to_tensor
 
 ACTIVATIONS = ("softmax", "sigmoid", "none")
 

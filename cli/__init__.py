@@ -31,7 +31,7 @@ def _convert(args: argparse.Namespace) -> int:
     if not names:
         print("error: name at least one model, or pass --all. Known: " + ", ".join(list_recipes(root)), file=sys.stderr)
         return 2
-    from app.manifest import gate_reasons
+    from contract.manifest import gate_reasons
 
     failed = []
     for name in names:
@@ -56,11 +56,12 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _models_list(args: argparse.Namespace) -> int:
-    from app.manifest import ManifestError, gate_reasons, load_manifest, passes
+    from contract.manifest import ManifestError, gate_reasons, load_manifest, passes
+    from contract.versions import manifest_paths
 
     models_dir = Path(args.models_dir)
     rows = []
-    for manifest_path in sorted(models_dir.glob("*/*/manifest.json")):
+    for manifest_path in manifest_paths(models_dir):
         try:
             manifest = load_manifest(manifest_path)
         except ManifestError as err:
@@ -112,7 +113,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _summary(manifest: dict) -> dict:
-    from app.manifest import passes
+    from contract.manifest import passes
 
     return {
         "name": manifest["name"],
@@ -159,6 +160,3 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from app.tasks.tokenization import TextBatch, prepare_texts
+from contract.tasks.tokenization import TextBatch, prepare_texts
 
 
 def mean_pool(last_hidden: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
