@@ -125,14 +125,13 @@ def run_outputs(
 def run_task(pool: SessionPool, model: ModelVersion, file: str, sample: Any) -> tuple[dict[str, Any], float]:
     """``prepare`` -> ONNX Runtime -> ``finish``: the task result and its latency in ms."""
     task = task_module(model.task)
-    manifest = model.task_manifest
     started = time.perf_counter()
     try:
-        feeds, context = task.prepare(sample, manifest)
+        feeds, context = task.prepare(sample, model.manifest, model.assets)
     except ValueError as err:
         raise ApiError(422, f"input cannot be prepared for {model.name}: {err}") from None
     outputs = run_outputs(pool, model, file, feeds)
-    result = task.finish(outputs, context, manifest)
+    result = task.finish(outputs, context, model.manifest, model.assets)
     return result, 1000 * (time.perf_counter() - started)
 
 

@@ -126,23 +126,27 @@ def read_image(request: Request, config: Mapping[str, Any]) -> Image.Image:
     return decode_image(image_bytes(request), int(config["MAX_IMAGE_PIXELS"]), int(config["MIN_IMAGE_SIDE"]))
 
 
-def read_texts(request: Request, config: Mapping[str, Any]) -> str | list[str]:
-    """``{"text": str}`` -> the string; ``{"texts": [str, ...]}`` -> the list; 422 naming the field."""
+def read_texts(request: Request, config: Mapping[str, Any], max_tokens: int) -> str | list[str]:
+    """``{"text": str}`` -> the string; ``{"texts": [str, ...]}`` -> the list; 422 naming the field.
+
+    ``max_tokens``: how many tokens the model reads (its manifest's ``preprocess.max_length``),
+    named in the error for a text over the character limit.
+    """
     body = json_object(request)
     max_chars, max_texts = int(config["MAX_TEXT_CHARS"]), int(config["MAX_TEXTS"])
     if ("text" in body) == ("texts" in body):
         raise ApiError(422, f"give exactly one of the fields 'text' or 'texts'; {TEXT_HOWTO}.")
     if "text" in body:
-        return _check_text(body["text"], "text", max_chars)
+        return _check_text(body["text"], "text", max_chars, max_tokens)
     texts = body["texts"]
     if not isinstance(texts, list) or not texts:
         raise ApiError(422, "field 'texts' must be a non-empty array of strings.")
     if len(texts) > max_texts:
         raise ApiError(422, f"field 'texts' has {len(texts)} items; at most {max_texts} per request.")
-    return [_check_text(t, f"texts[{i}]", max_chars) for i, t in enumerate(texts)]
+    return [_check_text(t, f"texts[{i}]", max_chars, max_tokens) for i, t in enumerate(texts)]
 
 
-def _check_text(value: Any, field: str, max_chars: int) -> str:
+def _check_text(value: Any, field: str, max_chars: int, max_tokens: int) -> str:
     if not isinstance(value, str):
         raise ApiError(422, f"field '{field}' is a {type(value).__name__}; expected a string.")
     if not value.strip():
@@ -151,6 +155,6 @@ def _check_text(value: Any, field: str, max_chars: int) -> str:
         raise ApiError(
             422,
             f"field '{field}' is {len(value):,} characters; the limit is {max_chars:,} "
-            "(the model reads only its first 256 tokens): send a shorter text or split it.",
+            f"(the model reads only its first {max_tokens} tokens): send a shorter text or split it.",
         )
     return value

@@ -16,6 +16,7 @@ from app.inference import run_task
 from app.inputs import read_image, read_texts
 from app.pipelines import FaceEmotion, face_emotion
 from contract.tasks import IMAGE_TASKS
+from contract.tasks.tokenization import max_length
 
 bp = Blueprint("predict", __name__, url_prefix="/api/v1")
 
@@ -32,7 +33,7 @@ def predict(name: str) -> dict[str, Any]:
     if model.task in IMAGE_TASKS:
         sample: Any = read_image(request, current_app.config)
     else:
-        sample = read_texts(request, current_app.config)
+        sample = read_texts(request, current_app.config, max_length(model.manifest["preprocess"]))
     result, latency = run_task(state.pool, model, variant, sample)
     return {
         **result,

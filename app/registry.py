@@ -28,6 +28,7 @@ from contract.manifest import (
     passes_in_browser,
     server_preference,
 )
+from contract.tasks.assets import TaskAssets, load_assets
 from contract.versions import META_FILES, check_intact, inside, manifest_paths, named_files
 
 log = logging.getLogger("browserml")
@@ -55,19 +56,10 @@ class ModelVersion:
     artifacts: dict[str, Artifact] = field(default_factory=dict)
 
     @cached_property
-    def task_manifest(self) -> dict[str, Any]:
-        """The manifest as ``contract.tasks`` needs it: files it names resolved inside this version.
-
-        Computed once: a version's manifest and directory never change while it is served.
-        """
-        manifest = dict(self.manifest)
-        pre = manifest.get("preprocess", {})
-        if "tokenizer" in pre:
-            manifest["preprocess"] = {**pre, "tokenizer_path": str(self.directory / pre["tokenizer"])}
-        fallback = manifest.get("fallback", {})
-        if fallback.get("lexicon") in self.artifacts:
-            manifest["fallback"] = {**fallback, "lexicon_path": str(self.directory / fallback["lexicon"])}
-        return manifest
+    def assets(self) -> TaskAssets:
+        """The version's task assets (tokenizer, lexicon), loaded once: a version's files never
+        change while it is served."""
+        return load_assets(self.manifest, self.directory)
 
     @property
     def task(self) -> str:

@@ -232,13 +232,13 @@ def native_block(cases: list[Case], threads: int, warmup: int, runs: int) -> Non
         sample: Any = (decode_image(case.sample.png, 40_000_000, 16) if case.sample.is_image
                        else list(case.sample.texts))
         task = task_module(case.model.task)
-        manifest = case.model.task_manifest
-        names = [o["name"] for o in case.model.manifest["outputs"]]
+        manifest, assets = case.model.manifest, case.model.assets
+        names = [o["name"] for o in manifest["outputs"]]
         session = native_session(case, threads)
 
         def once() -> dict[str, Any]:
-            feeds, context = task.prepare(sample, manifest)
-            return task.finish(session.run(names, feeds), context, manifest)
+            feeds, context = task.prepare(sample, manifest, assets)
+            return task.finish(session.run(names, feeds), context, manifest, assets)
 
         for _ in range(warmup):
             once()

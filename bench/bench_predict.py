@@ -106,7 +106,7 @@ def bench_model(http: requests.Session, url: str, registry: Registry, pool: Sess
     model = registry.resolve(name, first["version"])
     variant = first["variant"]
     sample: Any = decode_image(payload, 40_000_000, 16) if model.task in IMAGE_TASKS else SENTENCE
-    feeds, _ = task_module(model.task).prepare(sample, model.task_manifest)
+    feeds, _ = task_module(model.task).prepare(sample, model.manifest, model.assets)
 
     session = ort.InferenceSession(str(model.artifacts[variant].path), session_options(pool.threads),
                                    providers=["CPUExecutionProvider"])

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from contract.tasks import task_module
+from contract.tasks.assets import TaskAssets
 from convert.datasets import Sample
 
 Feeds = dict[str, np.ndarray]
@@ -29,14 +30,16 @@ class Prepared:
     sample: Sample
     feeds: Feeds
     context: Any
+    assets: TaskAssets
 
 
-def prepare(samples: list[Sample], manifest: Mapping[str, Any]) -> list[Prepared]:
+def prepare(samples: list[Sample], manifest: Mapping[str, Any], assets: TaskAssets) -> list[Prepared]:
+    """``prepare`` of the task on every sample (``assets``: the version's, from its work folder)."""
     module = task_module(manifest["task"])
     out = []
     for sample in samples:
-        feeds, context = module.prepare(sample.input, manifest)
-        out.append(Prepared(sample, feeds, context))
+        feeds, context = module.prepare(sample.input, manifest, assets)
+        out.append(Prepared(sample, feeds, context, assets))
     return out
 
 
@@ -62,7 +65,7 @@ def task_metrics(outputs: list[list[np.ndarray]], prepared: list[Prepared], mani
     """Metrics of one model's outputs against ground truth (what a user would judge)."""
     task = manifest["task"]
     module = task_module(task)
-    results = [module.finish(o, p.context, manifest) for o, p in zip(outputs, prepared)]
+    results = [module.finish(o, p.context, manifest, p.assets) for o, p in zip(outputs, prepared)]
     metrics: dict[str, float] = {}
     if task == "face-detection":
         with_faces = [(r, p) for r, p in zip(results, prepared) if p.sample.truth.get("boxes")]
@@ -120,8 +123,8 @@ def agreement_metrics(
         module = task_module(task)
         same_count, ious = [], []
         for ro, vo, p in zip(reference, variant, prepared):
-            ref_faces = [f["box"] for f in module.finish(ro, p.context, manifest)["faces"]]
-            var_faces = [f["box"] for f in module.finish(vo, p.context, manifest)["faces"]]
+            ref_faces = [f["box"] for f in module.finish(ro, p.context, manifest, p.assets)["faces"]]
+            var_faces = [f["box"] for f in module.finish(vo, p.context, manifest, p.assets)["faces"]]
             same_count.append(len(ref_faces) == len(var_faces))
             ious += [_best_iou(box, var_faces) for box in ref_faces]
         metrics["face_count_agreement"] = float(np.mean(same_count))

@@ -22,6 +22,7 @@ import onnx
 from contract import native_runtime
 from contract.integrity import sha256_file
 from contract.manifest import gate_reasons, passes, validate_manifest
+from contract.tasks.assets import load_assets
 from contract.tasks.contracts import CONTRACTS
 from convert import datasets, evaluate, gates, selfcheck, variants, wasm_runtime
 from convert.errors import ConversionError
@@ -113,14 +114,6 @@ def resolve_labels(recipe: Recipe) -> list[str]:
     return []
 
 
-def for_evaluation(manifest: dict[str, Any], work: Path) -> dict[str, Any]:
-    """The contract with file references (the tokenizer) resolved inside ``work``."""
-    resolved = json.loads(json.dumps(manifest))
-    if "tokenizer" in resolved["preprocess"]:
-        resolved["preprocess"]["tokenizer_path"] = str(work / resolved["preprocess"]["tokenizer"])
-    return resolved
-
-
 def convert_model(recipe: Recipe, root: Path, models_dir: Path, force: bool = False) -> Outcome:
     """Convert one recipe into a new version (or reuse an identical one)."""
     print_ = Progress(recipe.name, 8)
@@ -145,10 +138,13 @@ def convert_model(recipe: Recipe, root: Path, models_dir: Path, force: bool = Fa
         for asset, path in assets.items():
             shutil.copyfile(path, work / asset)
         base = contract(recipe, resolve_labels(recipe))
-        eval_manifest = for_evaluation(base, work)
+        assets = load_assets(base, work)
+        eval_manifest = base
         with print_.step("load calibration and evaluation data"):
-            calibration = evaluate.prepare(datasets.load(recipe.data["calibration"]["dataset"], "calibration"), eval_manifest)
-            evaluation = evaluate.prepare(datasets.load(recipe.data["evaluation"]["dataset"], "evaluation"), eval_manifest)
+            calibration = evaluate.prepare(
+                datasets.load(recipe.data["calibration"]["dataset"], "calibration"), eval_manifest, assets)
+            evaluation = evaluate.prepare(
+                datasets.load(recipe.data["evaluation"]["dataset"], "evaluation"), eval_manifest, assets)
             print_.note(f"{len(calibration)} calibration and {len(evaluation)} evaluation samples")
         with print_.step(f"run the source model ({source.framework}) on the evaluation data"):
             reference = evaluate.run_all(source.reference, evaluation)

@@ -14,6 +14,7 @@ from contract.integrity import sha256_file
 from contract.manifest import load_manifest, passes, passes_in_browser
 from contract.native_runtime import session_options
 from contract.tasks import task_module
+from contract.tasks.assets import load_assets
 from convert.datasets import photos
 from convert.evaluate import box_iou
 from harness.catalog import CATALOG, latest_version_dir
@@ -32,18 +33,12 @@ def wasm_metrics(variant: dict[str, Any]) -> dict[str, float]:
     return variant["evaluations"]["wasm"]["metrics"]
 
 
-def resolved(manifest: dict[str, Any], version_dir: Path) -> dict[str, Any]:
-    if "tokenizer" in manifest["preprocess"]:
-        manifest = {**manifest, "preprocess": {**manifest["preprocess"], "tokenizer_path": str(version_dir / "tokenizer.json")}}
-    return manifest
-
-
 def predict(version_dir: Path, manifest: dict[str, Any], file: str, sample: Any) -> dict[str, Any]:
     """What the server fallback will do: contract/tasks around an ONNX Runtime session."""
-    manifest = resolved(manifest, version_dir)
+    assets = load_assets(manifest, version_dir)
     module = task_module(manifest["task"])
-    feeds, context = module.prepare(sample, manifest)
-    return module.finish(session(version_dir, file).run(None, feeds), context, manifest)
+    feeds, context = module.prepare(sample, manifest, assets)
+    return module.finish(session(version_dir, file).run(None, feeds), context, manifest, assets)
 
 
 @pytest.mark.parametrize("name", CATALOG)

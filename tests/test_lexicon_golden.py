@@ -72,5 +72,5 @@ def test_package_reproduces(case: dict[str, Any], stock: Any) -> None:
     actual = stock.polarity_scores(case["text"])
     assert {key: actual[key] for key in KEYS} == case["expected"]
     # The server's fallback (emoji step off) scores these texts the same.
-    served = server_lexicon.analyzer(str(LEXICON)).polarity_scores(case["text"])
+    served = server_lexicon.analyzer(LEXICON).polarity_scores(case["text"])
     assert {key: served[key] for key in KEYS} == case["expected"]

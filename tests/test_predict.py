@@ -32,9 +32,9 @@ def direct(app, name: str, sample, variant: str | None = None) -> dict:
     file = variant or model.server_candidates[0]
     session = ort.InferenceSession(str(model.artifacts[file].path), session_options(), providers=["CPUExecutionProvider"])
     task = task_module(model.task)
-    feeds, context = task.prepare(sample, model.task_manifest)
+    feeds, context = task.prepare(sample, model.manifest, model.assets)
     outputs = session.run([o["name"] for o in model.manifest["outputs"]], feeds)
-    return task.finish(outputs, context, model.task_manifest)
+    return task.finish(outputs, context, model.manifest, model.assets)
 
 
 def assert_same_result(got, want):

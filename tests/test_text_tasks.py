@@ -10,6 +10,7 @@ import onnxruntime as ort
 import pytest
 
 from contract.tasks import embeddings, text_classification
+from contract.tasks.assets import TaskAssets, load_assets
 from contract.tasks.tokenization import TextBatch
 
 GOLDEN = json.loads(
@@ -90,13 +91,13 @@ def test_golden_classification(case):
 
 def test_sentence_embedder_pools_like_numpy():
     torch = pytest.importorskip("torch")
-    from contract.tasks.tokenization import encode
+    from contract.tasks.tokenization import encode, load_tokenizer
     from convert.networks.minilm import load_sentence_embedder, minilm_dir
 
     model = load_sentence_embedder()
     enc = encode(
         ["a short one", "a rather longer sentence with padding below it"],
-        minilm_dir() / "tokenizer.json",
+        load_tokenizer(minilm_dir() / "tokenizer.json", 256),
     )
     ids, mask = torch.from_numpy(enc["input_ids"]), torch.from_numpy(enc["attention_mask"])
     with torch.inference_mode():
@@ -130,18 +131,19 @@ def test_head_to_onnx_is_plain_and_matches_predict_proba():
     np.testing.assert_allclose(probs, model.predict_proba(x), atol=1e-6)
 
 
-def _lexicon_manifest() -> dict:
+def _lexicon() -> tuple[dict, TaskAssets]:
+    """A manifest with the lexicon fallback, and its assets loaded from the vaderSentiment package."""
     import vaderSentiment
 
-    lexicon = Path(vaderSentiment.__file__).parent / "vader_lexicon.txt"
-    return {"postprocess": POST, "fallback": {"lexicon": "vader_lexicon.txt", "lexicon_path": str(lexicon)}}
+    manifest = {"postprocess": POST, "fallback": {"lexicon": "vader_lexicon.txt"}}
+    return manifest, load_assets(manifest, Path(vaderSentiment.__file__).parent)
 
 
 def test_unsure_model_falls_back_to_the_lexicon_and_says_so():
-    manifest = _lexicon_manifest()
+    manifest, assets = _lexicon()
     unsure = [np.array([[0.55, 0.45], [0.48, 0.52], [0.1, 0.9]], np.float32)]
     texts = ("I absolutely love this wonderful, great place!", "It is a table.", "Awful, terrible, hateful.")
-    got = text_classification.finish(unsure, TextBatch(False, None, texts), manifest)["results"]
+    got = text_classification.finish(unsure, TextBatch(False, None, texts), manifest, assets)["results"]
     # 1: the model was unsure (0.55), the lexicon is clearly positive: the lexicon answers.
     assert got[0]["fallback"] == "lexicon" and got[0]["uncertain"] is True
     assert got[0]["labels"][0]["label"] == "positive" and got[0]["labels"][0]["score"] > 0.9
@@ -152,7 +154,7 @@ def test_unsure_model_falls_back_to_the_lexicon_and_says_so():
 
 
 def test_lexicon_labels_map_compound_to_scores():
-    from contract.tasks.lexicon import lexicon_labels
+    from contract.tasks.text_classification import lexicon_labels
 
     assert lexicon_labels(0.6, ["negative", "positive"]) == [
         {"label": "positive", "score": 0.8},

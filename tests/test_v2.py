@@ -82,13 +82,13 @@ def real_feeds(app, photos, name: str) -> dict[str, np.ndarray]:
     model = model_of(app, name)
     prepare = task_module(model.task).prepare
     if model.task not in IMAGE_TASKS:
-        return prepare(SENTENCES, model.task_manifest)[0]
+        return prepare(SENTENCES, model.manifest, model.assets)[0]
     batches = []
     for photo in PHOTOS[name]:
         image = Image.open(io.BytesIO(photos[photo])).convert("RGB")
         if name == "emotion":  # the classifier sees a face crop, as the face-emotion chain makes it
             image = crop_face(image, ASTRONAUT_FACE, FaceEmotion().margin)
-        batches.append(prepare(image, model.task_manifest)[0])
+        batches.append(prepare(image, model.manifest, model.assets)[0])
     return {key: np.concatenate([b[key] for b in batches]) for key in batches[0]}
 
 

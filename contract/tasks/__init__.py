@@ -1,18 +1,20 @@
 """Reference pre- and post-processing, one module per task.
 
 Every task module exposes the same two pure functions, driven by a manifest
-(the contract written by ``browserml convert``):
+(the contract written by ``browserml convert``) and the version's loaded assets:
 
-``prepare(sample, manifest) -> (feeds, context)``
+``prepare(sample, manifest, assets) -> (feeds, context)``
     turns a user input (a PIL image, or a string / list of strings) into the
     ONNX feeds ``{input_name: np.ndarray}`` plus whatever ``finish`` needs
     (for example the letterbox that maps boxes back to source pixels);
-``finish(outputs, context, manifest) -> dict``
+``finish(outputs, context, manifest, assets) -> dict``
     turns the ONNX outputs (a list, in the manifest's output order) into the
-    task result shape of DESIGN.md ("Task results").
+    task result shape (docs/architecture.md, "Task results").
 
-They do no I/O besides reading files named by the manifest (the tokenizer),
-so the pipeline, the server and the golden tests all share them.
+``assets`` (``contract.tasks.assets``) carries the tokenizer and the lexicon, loaded
+by whoever owns the version folder; the task functions do no I/O at all, so the
+pipeline, the server and the golden tests share them. The browser's
+``frontend/src/tasks/`` has the same modules with the same functions.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from contract.tasks.assets import NO_ASSETS, TaskAssets
 from contract.tasks.tokenization import TextBatch, prepare_texts
 
 
@@ -48,7 +49,8 @@ prepare = prepare_texts
 
 
 def finish(
-    outputs: Sequence[np.ndarray], context: TextBatch, manifest: Mapping[str, Any]
+    outputs: Sequence[np.ndarray], context: TextBatch, manifest: Mapping[str, Any],
+    assets: TaskAssets = NO_ASSETS,
 ) -> dict[str, Any]:
     """First output -> ``{"embedding": [...]}`` (a string) or ``{"embeddings": [...]}`` (a list)."""
     out = np.asarray(outputs[0], dtype=np.float32)

@@ -77,6 +77,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from contract.tasks.assets import NO_ASSETS, TaskAssets
 from contract.tasks.imaging import Letterbox, to_tensor
 
 # MediaPipe's face_detection_short_range_common.pbtxt, SsdAnchorsCalculatorOptions.
@@ -336,7 +337,7 @@ def detect(
 
 
 def prepare(
-    image: Image.Image, manifest: Mapping[str, Any]
+    image: Image.Image, manifest: Mapping[str, Any], assets: TaskAssets = NO_ASSETS
 ) -> tuple[dict[str, np.ndarray], Letterbox]:
     """Letterbox ``image`` into the model's single input; the context maps boxes back."""
     spec = manifest["preprocess"]
@@ -349,7 +350,8 @@ def prepare(
 
 
 def finish(
-    outputs: Sequence[np.ndarray], context: Letterbox, manifest: Mapping[str, Any]
+    outputs: Sequence[np.ndarray], context: Letterbox, manifest: Mapping[str, Any],
+    assets: TaskAssets = NO_ASSETS,
 ) -> dict[str, Any]:
     """Model outputs (manifest order) + the letterbox from ``prepare`` -> the task result."""
     regressors, classificators = _split_outputs(outputs, manifest)

@@ -8,12 +8,15 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from contract.tasks.assets import NO_ASSETS, TaskAssets
 from contract.tasks.imaging import Letterbox, to_tensor
 
 ACTIVATIONS = ("softmax", "sigmoid", "none")
 
 
-def prepare(image: Image.Image, manifest: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], Letterbox]:
+def prepare(
+    image: Image.Image, manifest: Mapping[str, Any], assets: TaskAssets = NO_ASSETS
+) -> tuple[dict[str, np.ndarray], Letterbox]:
     """Preprocess ``image`` into the model's single input."""
     tensor, box = to_tensor(image, manifest["preprocess"])
     return {manifest["inputs"][0]["name"]: tensor}, box
@@ -46,6 +49,8 @@ def classify(row: np.ndarray, post: Mapping[str, Any]) -> dict[str, Any]:
     return {"labels": labels, "uncertain": bool(labels[0]["score"] < threshold)}
 
 
-def finish(outputs: Sequence[np.ndarray], context: Any, manifest: Mapping[str, Any]) -> dict[str, Any]:
+def finish(
+    outputs: Sequence[np.ndarray], context: Any, manifest: Mapping[str, Any], assets: TaskAssets = NO_ASSETS
+) -> dict[str, Any]:
     """First output of a batch of one -> the task result."""
     return classify(np.asarray(outputs[0]).reshape(-1), manifest["postprocess"])

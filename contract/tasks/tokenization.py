@@ -6,13 +6,9 @@ graph supplies zeros). A batch is truncated to ``max_length`` tokens
 (``[CLS]`` and ``[SEP]`` included) and padded to its longest member, so a
 single string is never padded at all.
 
-Where the tokenizer lives: ``manifest["preprocess"]`` names the file with
-``"tokenizer_path"`` (already resolved by the caller, normally absolute) or,
-failing that, ``"tokenizer"`` (the path as written in the manifest, relative to
-the model version directory). The task modules do not know that directory, so
-the caller that loads a manifest resolves ``"tokenizer"`` against it and passes
-the result as ``"tokenizer_path"``; a relative path that reaches this module is
-taken relative to the working directory.
+The tokenizer itself is an asset (``preprocess.tokenizer``, a ``tokenizer.json`` in the
+version folder): the caller loads it with ``contract.tasks.assets.load_assets`` and
+passes it in; ``preprocess.max_length`` says how many tokens the model reads.
 """
 
 from __future__ import annotations
@@ -26,7 +22,8 @@ from typing import Any
 import numpy as np
 from tokenizers import Tokenizer
 
-DEFAULT_MAX_LENGTH = 256
+from contract.tasks.assets import NO_ASSETS, TaskAssets
+
 MODEL_INPUTS = ("input_ids", "attention_mask")
 
 
@@ -51,7 +48,7 @@ def _load(path: str, max_length: int) -> Tokenizer:
     return tokenizer
 
 
-def load_tokenizer(path: str | Path, max_length: int = DEFAULT_MAX_LENGTH) -> Tokenizer:
+def load_tokenizer(path: str | Path, max_length: int) -> Tokenizer:
     """The tokenizer in ``path``, truncating to ``max_length`` and padding to the longest.
 
     Cached per (resolved path, max_length); callers must not reconfigure it.
@@ -66,15 +63,21 @@ def load_tokenizer(path: str | Path, max_length: int = DEFAULT_MAX_LENGTH) -> To
     return _load(str(resolved), int(max_length))
 
 
-def encode(
-    texts: Sequence[str], tokenizer_path: str | Path, max_length: int = DEFAULT_MAX_LENGTH
-) -> dict[str, np.ndarray]:
-    """Tokenize a batch -> ``{"input_ids", "attention_mask"}``, both int64 ``[batch, seq]``."""
+def max_length(preprocess: Mapping[str, Any]) -> int:
+    """How many tokens the model reads (``preprocess.max_length``, [CLS] and [SEP] included)."""
+    if "max_length" not in preprocess:
+        raise ValueError("preprocess.max_length is missing: a text model's recipe must say how many tokens it reads")
+    return int(preprocess["max_length"])
+
+
+def encode(texts: Sequence[str], tokenizer: Tokenizer) -> dict[str, np.ndarray]:
+    """Tokenize a batch with a ``load_tokenizer`` tokenizer -> ``{"input_ids", "attention_mask"}``,
+    both int64 ``[batch, seq]``."""
     if isinstance(texts, str):
         raise TypeError("encode takes a list of strings; wrap a single string in a list")
     if not texts:
         raise ValueError("encode needs at least one text")
-    encodings = load_tokenizer(tokenizer_path, max_length).encode_batch(list(texts))
+    encodings = tokenizer.encode_batch(list(texts))
     return {
         "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
         "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
@@ -91,18 +94,9 @@ def as_texts(sample: str | Sequence[str]) -> tuple[list[str], bool]:
     return texts, False
 
 
-def tokenizer_file(preprocess: Mapping[str, Any]) -> Path:
-    """The tokenizer named by ``preprocess`` (``tokenizer_path`` wins over ``tokenizer``)."""
-    name = preprocess.get("tokenizer_path") or preprocess.get("tokenizer")
-    if not name:
-        raise ValueError("preprocess needs 'tokenizer_path' or 'tokenizer' (a tokenizer.json)")
-    return Path(name)
-
-
-def text_feeds(texts: Sequence[str], manifest: Mapping[str, Any]) -> dict[str, np.ndarray]:
+def text_feeds(texts: Sequence[str], manifest: Mapping[str, Any], tokenizer: Tokenizer) -> dict[str, np.ndarray]:
     """Encode ``texts`` into the feeds the manifest's inputs ask for, by name."""
-    pre = manifest["preprocess"]
-    encoded = encode(texts, tokenizer_file(pre), int(pre.get("max_length", DEFAULT_MAX_LENGTH)))
+    encoded = encode(texts, tokenizer)
     feeds = {}
     for spec in manifest["inputs"]:
         if spec["name"] not in encoded:
@@ -115,9 +109,12 @@ def text_feeds(texts: Sequence[str], manifest: Mapping[str, Any]) -> dict[str, n
 
 
 def prepare_texts(
-    sample: str | Sequence[str], manifest: Mapping[str, Any]
+    sample: str | Sequence[str], manifest: Mapping[str, Any], assets: TaskAssets = NO_ASSETS
 ) -> tuple[dict[str, np.ndarray], TextBatch]:
     """The shared ``prepare`` of the text tasks: a string or a list of strings -> feeds, context."""
+    if assets.tokenizer is None:
+        raise ValueError("text tasks need the tokenizer: load the version's assets with "
+                         "contract.tasks.assets.load_assets and pass them to prepare")
     texts, single = as_texts(sample)
-    feeds = text_feeds(texts, manifest)
+    feeds = text_feeds(texts, manifest, assets.tokenizer)
     return feeds, TextBatch(single=single, attention_mask=feeds.get("attention_mask"), texts=tuple(texts))

@@ -3,8 +3,8 @@ followed by a scikit-learn head trained on its embeddings, so the browser runs o
 model and sees text in, probabilities out.
 
 Recipe fields: ``source.embedder`` (the recipe whose model comes first) and
-``source.trainer`` ("module:function" taking the embedder module and the tokenizer
-path, returning a fitted classifier), ``source.head`` ("module:function" turning
+``source.trainer`` ("module:function" taking the embedder module and the tokenizer,
+loaded with the recipe's ``preprocess.max_length``, returning a fitted classifier), ``source.head`` ("module:function" turning
 that classifier into an ONNX graph from ``embedding`` to ``probabilities``).
 """
 
@@ -16,6 +16,7 @@ import numpy as np
 import onnx
 from onnx import compose
 
+from contract.tasks.tokenization import load_tokenizer, max_length
 from convert.recipe import Recipe, load_recipe
 from convert.sources import Feeds, SourceModel, rename_io, resolve_callable
 from convert.sources import pytorch as torch_source
@@ -35,7 +36,7 @@ def load(recipe: Recipe) -> SourceModel:
     embed_recipe = load_recipe(recipe.source["embedder"], root)
     module, weights = torch_source.build_module(embed_recipe)
     embedder = torch_source.load(embed_recipe)
-    tokenizer = embedder.assets["tokenizer.json"]
+    tokenizer = load_tokenizer(embedder.assets["tokenizer.json"], max_length(recipe.preprocess))
     trainer = resolve_callable(recipe.source["trainer"], f"{recipe.path.name}.source.trainer")
     to_onnx = resolve_callable(recipe.source["head"], f"{recipe.path.name}.source.head")
     head_model: Any = trainer(module, tokenizer)

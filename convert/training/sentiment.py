@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -47,14 +48,9 @@ def labelled(domains: Sequence[str], split: str) -> tuple[list[str], np.ndarray]
     return [s.text for s in rows], np.array([s.label for s in rows], dtype=np.int64)
 
 
-def embed_texts(
-    embedder,
-    texts: Sequence[str],
-    tokenizer_path: str | Path,
-    max_length: int = 256,
-    batch_size: int = 64,
-) -> np.ndarray:
-    """Float32 ``[N, dim]`` embeddings with a torch ``SentenceEmbedder``, batched by length."""
+def embed_texts(embedder, texts: Sequence[str], tokenizer: Any, batch_size: int = 64) -> np.ndarray:
+    """Float32 ``[N, dim]`` embeddings with a torch ``SentenceEmbedder`` and a
+    ``contract.tasks.tokenization.load_tokenizer`` tokenizer, batched by length."""
     import torch
 
     from contract.tasks.tokenization import encode
@@ -65,9 +61,7 @@ def embed_texts(
     chunks = []
     with torch.inference_mode():
         for start in range(0, len(texts), batch_size):
-            enc = encode(
-                [texts[i] for i in order[start : start + batch_size]], tokenizer_path, max_length
-            )
+            enc = encode([texts[i] for i in order[start : start + batch_size]], tokenizer)
             ids, mask = (torch.from_numpy(enc[k]) for k in ("input_ids", "attention_mask"))
             chunks.append(embedder(ids, mask).numpy())
     out = np.empty((len(texts), chunks[0].shape[1]), dtype=np.float32)
@@ -175,9 +169,13 @@ def head_to_onnx(
 
 def main() -> None:
     """Train on all domains' train split; print CV choice and held-out accuracy per domain."""
+    from contract.tasks.tokenization import load_tokenizer, max_length
     from convert.networks.minilm import load_sentence_embedder, minilm_dir
+    from convert.recipe import load_recipe
 
-    embedder, tokenizer = load_sentence_embedder(), minilm_dir() / "tokenizer.json"
+    recipe = load_recipe("sentiment", Path(__file__).resolve().parents[2])
+    embedder = load_sentence_embedder()
+    tokenizer = load_tokenizer(minilm_dir() / "tokenizer.json", max_length(recipe.preprocess))
     texts, labels = labelled(TRAIN_DOMAINS, "train")
     head = train_sentiment_head(embed_texts(embedder, texts, tokenizer), labels)
     print(f"trained on {len(texts)} snippets, C={head.C}")
@@ -191,7 +189,7 @@ if __name__ == "__main__":
     main()
 
 
-def train_for_recipe(embedder, tokenizer_path: str | Path) -> LogisticRegression:
+def train_for_recipe(embedder, tokenizer: Any) -> LogisticRegression:
     """The sentiment recipe's trainer: the train split of every domain, embedded by ``embedder``."""
     texts, labels = labelled(TRAIN_DOMAINS, "train")
-    return train_sentiment_head(embed_texts(embedder, texts, tokenizer_path), labels)
+    return train_sentiment_head(embed_texts(embedder, texts, tokenizer), labels)

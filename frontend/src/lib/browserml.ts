@@ -21,6 +21,7 @@ import { type ArtifactRef, errorMessage, type Progress } from "../runtime/artifa
 import { type Backend, type BackendChoice, type Candidate, planBackends } from "../runtime/backends.js";
 import { type Device, probeDevice } from "../runtime/device.js";
 import type { RunResult, WorkerApi, WorkerInput } from "../runtime/worker.js";
+import { type AssetRole, assetRoles } from "../tasks/assets.js";
 import { IMAGE_TASKS } from "../tasks/index.js";
 import type { Asset, Manifest, Variant } from "../tasks/types.js";
 
@@ -285,17 +286,19 @@ export async function loadModel(name: string, options: LoadOptions = {}): Promis
     try {
       const variant = manifest.variants.find((v) => v.file === candidate.variant);
       if (!variant) throw new Error(`no variant ${candidate.variant}`);
-      const tokenizerName = (manifest.preprocess as { tokenizer?: string }).tokenizer;
-      const tokenizer = manifest.assets.find((a) => a.file === tokenizerName);
-      const lexicon = manifest.assets.find((a) => a.file === manifest.fallback?.["lexicon"]);
+      const assets: Partial<Record<AssetRole, ArtifactRef>> = {};
+      for (const [role, file] of Object.entries(assetRoles(manifest))) {
+        const asset = manifest.assets.find((a) => a.file === file);
+        if (!asset) throw new Error(`the manifest names ${file} as its ${role} but lists no such asset`);
+        assets[role as AssetRole] = artifactRef(host, asset.file, asset);
+      }
       const remote = await workerFor(candidate, host);
       const loaded = await remote.load(
         {
           key: `${manifest.name}/${manifest.version}/${candidate.variant}`,
           manifest,
           model: artifactRef(host, variant.file, variant),
-          ...(tokenizer ? { tokenizer: artifactRef(host, tokenizer.file, tokenizer) } : {}),
-          ...(lexicon ? { lexicon: artifactRef(host, lexicon.file, lexicon) } : {}),
+          assets,
         },
         options.onProgress ? Comlink.proxy(options.onProgress) : undefined,
       );

@@ -10,11 +10,9 @@
 import * as Comlink from "comlink";
 import * as ort from "onnxruntime-web";
 
+import { type AssetRole, assetRoles, loadAssets, type TaskAssets } from "../tasks/assets.js";
 import { taskModule, TEXT_TASKS } from "../tasks/index.js";
-import { Lexicon } from "../tasks/lexicon.js";
-import { loadTokenizer, maxLength } from "../tasks/tokenization.js";
-import type { Feeds, Manifest, PixelsLike, TaskManifest, TextPreprocess } from "../tasks/types.js";
-import type { TaskAssets } from "../tasks/index.js";
+import type { Feeds, Manifest, PixelsLike, TaskManifest } from "../tasks/types.js";
 import { type ArtifactRef, fetchVerified, type ProgressCallback } from "./artifacts.js";
 
 export interface WorkerSetup {
@@ -28,9 +26,8 @@ export interface LoadRequest {
   key: string;
   manifest: Manifest;
   model: ArtifactRef;
-  tokenizer?: ArtifactRef;
-  /** VADER's lexicon (manifest.fallback.lexicon), for text classification's fallback. */
-  lexicon?: ArtifactRef;
+  /** The files `assetRoles(manifest)` names (tokenizer, lexicon), by role. */
+  assets: Partial<Record<AssetRole, ArtifactRef>>;
 }
 
 export interface LoadResult {
@@ -116,10 +113,11 @@ async function runTask(entry: Loaded, input: WorkerInput): Promise<Record<string
     if (!tensor) throw new Error(`the model produced no output named ${spec.name}`);
     return tensor;
   });
-  const result = (task.finish as (o: unknown, c: unknown, m: TaskManifest) => Record<string, unknown>)(
+  const result = (task.finish as (o: unknown, c: unknown, m: TaskManifest, a: TaskAssets) => Record<string, unknown>)(
     ordered,
     context,
     manifest,
+    entry.assets,
   );
   for (const tensor of Object.values(outputs)) tensor.dispose();
   return result;
@@ -145,16 +143,13 @@ const api = {
       fromCache &&= p.fromCache;
       onProgress?.(p);
     };
-    const assets: TaskAssets = {};
-    if (TEXT_TASKS.has(request.manifest.task)) {
-      if (!request.tokenizer) throw new Error(`${request.manifest.name}: the manifest names no tokenizer asset`);
-      const bytes = await fetchVerified(request.tokenizer, track);
-      const json = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
-      assets.tokenizer = loadTokenizer(json, maxLength(request.manifest.preprocess as TextPreprocess));
+    const bytes: Partial<Record<AssetRole, Uint8Array>> = {};
+    for (const role of Object.keys(assetRoles(request.manifest)) as AssetRole[]) {
+      const ref = request.assets[role];
+      if (!ref) throw new Error(`${request.manifest.name}: the ${role} asset was not passed to load()`);
+      bytes[role] = new Uint8Array(await fetchVerified(ref, track));
     }
-    if (request.lexicon) {
-      assets.lexicon = Lexicon.parse(new TextDecoder().decode(await fetchVerified(request.lexicon, track)));
-    }
+    const assets = loadAssets(request.manifest, bytes);
     const model = await fetchVerified(request.model, track);
     const backend = setupDone.backend;
     const session = await exclusive(() =>

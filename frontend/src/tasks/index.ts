@@ -3,16 +3,16 @@
  * contract/tasks/ (same module names, same functions in camelCase, held to the same
  * golden files under tests/data/golden/).
  *
- * Every task module exposes the same two pure functions, driven by a manifest:
+ * Every task module exposes the same two pure functions, driven by a manifest
+ * and the version's loaded assets (assets.ts: the tokenizer, the lexicon):
  *
  * `prepare(input, manifest, assets) -> {feeds, context}`
  *     turns a user input (an `ImageData`, or a string / list of strings) into
  *     the ONNX feeds `{inputName: {type, data, dims}}` plus whatever `finish`
  *     needs (for example the letterbox that maps boxes back to source pixels);
- *     `assets` carries what the browser had to fetch first (the tokenizer).
- * `finish(outputs, context, manifest) -> result`
+ * `finish(outputs, context, manifest, assets) -> result`
  *     turns the ONNX outputs (in the manifest's output order) into the task
- *     result shape of DESIGN.md ("Task results").
+ *     result shape (docs/architecture.md, "Task results").
  *
  * They do no I/O and know nothing of ONNX Runtime, so they run the same in a
  * worker, on the page and under vitest.
@@ -23,7 +23,8 @@ import * as faceDetection from "./face_detection.js";
 import * as imageClassification from "./image_classification.js";
 import type { Letterbox } from "./imaging.js";
 import * as textClassification from "./text_classification.js";
-import type { TextAssets, TextBatch } from "./tokenization.js";
+import type { TaskAssets } from "./assets.js";
+import type { TextBatch } from "./tokenization.js";
 import type {
   EmbeddingsResult,
   FaceDetectionResult,
@@ -37,13 +38,11 @@ import type {
   TextClassificationResult,
 } from "./types.js";
 
-/** What a task may need besides its input, fetched by the runtime beforehand. */
-export type TaskAssets = TextAssets;
 
 /** The contract every task module meets. */
 export interface TaskModule<Input, Context, Result> {
   prepare(input: Input, manifest: TaskManifest, assets: TaskAssets): { feeds: Feeds; context: Context };
-  finish(outputs: readonly TensorLike[], context: Context, manifest: TaskManifest): Result;
+  finish(outputs: readonly TensorLike[], context: Context, manifest: TaskManifest, assets: TaskAssets): Result;
 }
 
 export interface TaskModules {
@@ -82,7 +81,9 @@ export function taskModule(task: string): TaskModules[TaskName] {
 export * from "./types.js";
 export { Letterbox, toTensor, resize } from "./imaging.js";
 export { resample } from "./pillow_resample.js";
-export { loadTokenizer, tokenizerFile, maxLength, TextTokenizer } from "./tokenization.js";
+export { loadTokenizer, maxLength, TextTokenizer } from "./tokenization.js";
+export { assetRoles, loadAssets } from "./assets.js";
+export type { AssetRole, LexiconScorer, TaskAssets } from "./assets.js";
 export type { TextBatch } from "./tokenization.js";
 export { cosineSimilarity } from "./embeddings.js";
 export { embeddings, faceDetection, imageClassification, textClassification };

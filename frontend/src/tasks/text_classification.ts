@@ -5,14 +5,20 @@
  * Scoring is shared with image classification (`classify`): `postprocess`
  * holds `labels`, `top_k`, `confidence_threshold` and `activation`. The
  * catalog's sentiment model already outputs probabilities, so its manifest
- * says `activation = "none"`. `fallback` is null, or "lexicon" when the model
- * was unsure and VADER's lexicon answered instead (contract/tasks/lexicon.py).
+ * says `activation = "none"`.
+ *
+ * The lexicon fallback (the policy; the scorer is lexicon.ts): when the model is
+ * unsure and the version ships a lexicon (`fallback.lexicon`, in `assets.lexicon`),
+ * VADER scores the text; if it has an opinion (|compound| >= 0.05) its answer
+ * replaces the labels and the result says `fallback: "lexicon"`, otherwise the
+ * model's unsure answer stays with `fallback: null`.
  */
 
 import { classify } from "./image_classification.js";
 import { floatData } from "./tensors.js";
 import { roundHalfEven } from "./rounding.js";
-import type { LexiconScorer, TextBatch } from "./tokenization.js";
+import type { LexiconScorer, TaskAssets } from "./assets.js";
+import type { TextBatch } from "./tokenization.js";
 import type {
   TaskManifest,
   TensorLike,
@@ -28,6 +34,7 @@ export function finish(
   outputs: readonly TensorLike[],
   context: TextBatch,
   manifest: TaskManifest,
+  assets: TaskAssets = {},
 ): TextClassificationResult | TextClassificationBatchResult {
   const post = manifest.postprocess;
   const output = outputs[0];
@@ -40,7 +47,7 @@ export function finish(
     const row = Array.prototype.slice.call(scores, r * width, (r + 1) * width) as number[];
     const result: TextClassificationResult = { ...classify(row, post), fallback: null };
     const text = context.texts?.[r];
-    results.push(context.lexicon && text !== undefined ? applyFallback(result, text, context.lexicon, post) : result);
+    results.push(assets.lexicon && text !== undefined ? applyFallback(result, text, assets.lexicon, post) : result);
   }
   return context.single ? results[0]! : { results };
 }
@@ -59,7 +66,7 @@ export function lexiconLabels(compound: number, labels: readonly string[]): Arra
   return pairs.sort((a, b) => b.score - a.score);
 }
 
-/** The lexicon's answer when the model was unsure and the lexicon is not neutral (contract/tasks/lexicon.py). */
+/** The lexicon's answer when the model was unsure and the lexicon is not neutral. */
 export function applyFallback(
   result: TextClassificationResult,
   text: string,

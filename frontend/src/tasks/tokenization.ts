@@ -7,9 +7,10 @@
  * tokens ([CLS] and [SEP] included) and padded to its longest member, so a
  * single string is never padded at all.
  *
- * Python reads the file the manifest names; the browser cannot, so the runtime
- * fetches `tokenizerFile(manifest.preprocess)` next to the model, parses it
- * and hands it to `loadTokenizer`; the task modules receive the result.
+ * The tokenizer.json is an asset (`preprocess.tokenizer`): the runtime fetches it
+ * next to the model and `loadAssets` (assets.ts) parses it with `loadTokenizer`;
+ * the task modules receive the result. `preprocess.max_length` says how many
+ * tokens the model reads.
  *
  * `@huggingface/tokenizers` reproduces the Rust tokenizer's normalisation,
  * pre-tokenisation and WordPiece, but ignores the file's `truncation` and
@@ -21,9 +22,9 @@
 
 import { Tokenizer } from "@huggingface/tokenizers";
 
+import type { TaskAssets } from "./assets.js";
 import type { Feed, Feeds, TaskManifest, TextPreprocess } from "./types.js";
 
-export const DEFAULT_MAX_LENGTH = 256;
 export const MODEL_INPUTS = ["input_ids", "attention_mask"] as const;
 
 export type Int64Feed = Extract<Feed, { type: "int64" }>;
@@ -34,13 +35,6 @@ export interface TextBatch {
   attentionMask: Int64Feed | null;
   /** The inputs, for a rule-based fallback that reads the words (the lexicon). */
   texts?: string[];
-  /** VADER's lexicon, when the manifest ships one (text classification's fallback). */
-  lexicon?: LexiconScorer | null;
-}
-
-/** What the lexicon fallback needs: VADER's compound score of a text. */
-export interface LexiconScorer {
-  polarityScores(text: string): { compound: number };
 }
 
 /** A batch of token ids and its mask, row-major [batch, sequence]. */
@@ -94,7 +88,7 @@ const loaded = new WeakMap<TokenizerJson, Map<number, TextTokenizer>>();
  * The tokenizer of a parsed tokenizer.json, truncating to `maxLength` and
  * padding to the longest. Cached per (json object, maxLength).
  */
-export function loadTokenizer(json: TokenizerJson, maxLength = DEFAULT_MAX_LENGTH): TextTokenizer {
+export function loadTokenizer(json: TokenizerJson, maxLength: number): TextTokenizer {
   if (!Number.isInteger(maxLength) || maxLength < 2) {
     throw new Error(
       `max_length must be at least 2 (room for [CLS] and [SEP]), got ${maxLength}`,
@@ -142,16 +136,12 @@ export function asTexts(sample: unknown): [string[], boolean] {
   return [[...sample], false];
 }
 
-/** The tokenizer file named by `preprocess` (`tokenizer_path` wins over `tokenizer`). */
-export function tokenizerFile(preprocess: TextPreprocess): string {
-  const name = preprocess.tokenizer_path || preprocess.tokenizer;
-  if (!name) throw new Error("preprocess needs 'tokenizer_path' or 'tokenizer' (a tokenizer.json)");
-  return name;
-}
-
-/** The `max_length` of `preprocess`, or the default. */
+/** How many tokens the model reads (`preprocess.max_length`, [CLS] and [SEP] included). */
 export function maxLength(preprocess: TextPreprocess): number {
-  return Math.trunc(preprocess.max_length ?? DEFAULT_MAX_LENGTH);
+  if (preprocess.max_length === undefined) {
+    throw new Error("preprocess.max_length is missing: a text model's recipe must say how many tokens it reads");
+  }
+  return Math.trunc(preprocess.max_length);
 }
 
 /** Encode `texts` into the feeds the manifest's inputs ask for, by name. */
@@ -179,28 +169,20 @@ export function textFeeds(
   return feeds;
 }
 
-/** What the text tasks need besides the input: the loaded tokenizer. */
-export interface TextAssets {
-  tokenizer?: TextTokenizer;
-  /** The lexicon named by manifest.fallback.lexicon (sentiment), if any. */
-  lexicon?: LexiconScorer;
-}
-
 /**
  * The shared `prepare` of the text tasks: a string or a list of strings ->
- * feeds, context. `assets.tokenizer` is `loadTokenizer(<the file named by
- * tokenizerFile(manifest.preprocess)>, maxLength(manifest.preprocess))`.
+ * feeds, context. `assets.tokenizer` comes from `loadAssets` (assets.ts).
  */
 export function prepareTexts(
   sample: unknown,
   manifest: TaskManifest,
-  assets: TextAssets = {},
+  assets: TaskAssets = {},
 ): { feeds: Feeds; context: TextBatch } {
   const { tokenizer } = assets;
   if (!tokenizer) {
     throw new Error(
-      "text tasks need the tokenizer: fetch the file named by preprocess.tokenizer, " +
-        "load it with loadTokenizer and pass it as assets.tokenizer",
+      "text tasks need the tokenizer: fetch the assets assetRoles(manifest) names, " +
+        "load them with loadAssets and pass them to prepare",
     );
   }
   const [texts, single] = asTexts(sample);
@@ -208,6 +190,6 @@ export function prepareTexts(
   const mask = feeds["attention_mask"];
   return {
     feeds,
-    context: { single, attentionMask: mask?.type === "int64" ? mask : null, texts, lexicon: assets.lexicon ?? null },
+    context: { single, attentionMask: mask?.type === "int64" ? mask : null, texts },
   };
 }

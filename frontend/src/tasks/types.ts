@@ -119,8 +119,6 @@ export interface ImagePreprocess {
 export interface TextPreprocess {
   /** The tokenizer.json, relative to the model version directory. */
   tokenizer?: string;
-  /** The same, already resolved by whoever loaded the manifest (wins over `tokenizer`). */
-  tokenizer_path?: string;
   max_length?: number;
 }
 

@@ -3,15 +3,20 @@
  * (Python's contract.tasks.text_classification.finish on the same probabilities).
  */
 
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
 import { describe, expect, it } from "vitest";
 
+import { Lexicon } from "../../src/tasks/lexicon.js";
 import { finish } from "../../src/tasks/text_classification.js";
 import type {
   ClassificationPostprocess,
+  TaskManifest,
   TextClassificationBatchResult,
   TextClassificationResult,
 } from "../../src/tasks/types.js";
-import { readGolden } from "./golden.js";
+import { readGolden, REPO_ROOT } from "./golden.js";
 
 interface TextClassificationGolden {
   cases: Array<{
@@ -57,5 +62,31 @@ describe("golden text classification", () => {
   it("covers a single text, a list and an uncertain result", () => {
     expect(new Set(GOLDEN.cases.map((c) => c.single))).toEqual(new Set([true, false]));
     expect(JSON.stringify(GOLDEN.cases.map((c) => c.expected))).toContain('"uncertain":true');
+  });
+});
+
+describe("the lexicon fallback (assets.lexicon), as contract/tasks/text_classification.py", () => {
+  const lexiconFile = join(REPO_ROOT, ".venv/lib/python3.11/site-packages/vaderSentiment/vader_lexicon.txt");
+  const post = { labels: ["negative", "positive"], top_k: 2, confidence_threshold: 0.6, activation: "none" } as const;
+  const manifest = { postprocess: post, preprocess: {}, inputs: [], outputs: [] } as unknown as TaskManifest;
+  const texts = ["I absolutely love this wonderful, great place!", "It is a table.", "Awful, terrible, hateful."];
+  const unsure = [{ type: "float32", data: new Float32Array([0.55, 0.45, 0.48, 0.52, 0.1, 0.9]), dims: [3, 2] }];
+
+  it("answers from the lexicon only when the model is unsure and the lexicon has an opinion", () => {
+    const lexicon = Lexicon.parse(readFileSync(lexiconFile, "utf8"));
+    const context = { single: false, attentionMask: null, texts };
+    const got = (finish(unsure as never, context, manifest, { lexicon }) as TextClassificationBatchResult).results;
+    expect(got[0]).toMatchObject({ fallback: "lexicon", uncertain: true });
+    expect(got[0]!.labels[0]!.label).toBe("positive");
+    expect(got[0]!.labels[0]!.score).toBeGreaterThan(0.9);
+    expect(got[1]).toMatchObject({ fallback: null }); // unsure, but the lexicon is neutral
+    expect(got[2]).toMatchObject({ fallback: null }); // confident: the model answers
+    expect(got[2]!.labels[0]!.label).toBe("positive");
+  });
+
+  it("without a lexicon asset, the unsure answer stays", () => {
+    const context = { single: false, attentionMask: null, texts };
+    const got = (finish(unsure as never, context, manifest, {}) as TextClassificationBatchResult).results;
+    expect(got.map((r) => r.fallback)).toEqual([null, null, null]);
   });
 });

@@ -11,8 +11,8 @@ import {
   asTexts,
   encode,
   loadTokenizer,
+  maxLength,
   prepareTexts,
-  tokenizerFile,
   type TextTokenizer,
   type TokenizerJson,
 } from "../../src/tasks/tokenization.js";
@@ -113,9 +113,8 @@ describe("prepareTexts", () => {
     expect(() => prepareTexts("x", { ...MANIFEST, inputs: [{ name: "token_type_ids", dtype: "int64", shape: [] }] }, assets)).toThrow(
       /token_type_ids/,
     );
-    expect(() => prepareTexts("x", MANIFEST)).toThrow(/loadTokenizer/);
+    expect(() => prepareTexts("x", MANIFEST)).toThrow(/loadAssets/);
     expect(() => asTexts(["a", 1])).toThrow(/list of strings/);
-    expect(tokenizerFile({ tokenizer: "tokenizer.json", tokenizer_path: "/abs/tokenizer.json" })).toBe("/abs/tokenizer.json");
-    expect(() => tokenizerFile({})).toThrow(/tokenizer\.json/);
+    expect(() => maxLength({})).toThrow(/max_length is missing/);
   });
 });
