@@ -18,7 +18,7 @@ run: models frontend
 
 test: models frontend chromium
 	$(BIN)/python -m ruff check app convert tests bench
-	cd frontend && npm run --silent typecheck && npm test --silent
+	cd frontend && npm run --silent types:check && npm run --silent typecheck && npm test --silent
 	$(BIN)/python -m pytest -q
 
 setup: $(STAMP)

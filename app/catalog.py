@@ -4,6 +4,7 @@
 their URLs, sizes and the recommended variant per backend, and what this host's
 server runs (``server``: the variant, its self-check, variants refused here and why);
 ``GET /api/v1/models/<name>`` returns that version's manifest with artifact URLs.
+``GET /api/v1/pipelines[/<name>]`` lists the pipelines (chains of models) with their URLs.
 """
 
 from __future__ import annotations
@@ -78,3 +79,26 @@ def model_manifest(name: str) -> dict[str, Any]:
     }
     manifest["server"] = host_state().pool.status(model)
     return manifest
+
+
+def pipeline_summary(pipeline: dict[str, Any]) -> dict[str, Any]:
+    """A pipeline manifest with the URLs a client needs: its models' and its predict route."""
+    return {
+        **pipeline,
+        "urls": {
+            "predict": f"/api/v1/pipelines/{pipeline['name']}/predict",
+            "detector": f"/api/v1/models/{pipeline['detector']}",
+            "classifier": f"/api/v1/models/{pipeline['classifier']}",
+        },
+    }
+
+
+@bp.get("/pipelines")
+def list_pipelines() -> dict[str, Any]:
+    registry = host_state().registry
+    return {"pipelines": [pipeline_summary(registry.pipelines[name]) for name in sorted(registry.pipelines)]}
+
+
+@bp.get("/pipelines/<name>")
+def pipeline_manifest(name: str) -> dict[str, Any]:
+    return pipeline_summary(host_state().registry.pipeline(name))

@@ -1,54 +1,37 @@
-"""Chains of models answered in one request.
+"""Pipelines answered in one request (``contract.pipelines``: the manifest and the crop).
 
-``face-emotion``: the face detector finds faces; each face, cropped from the
-source image with a margin, goes to the emotion classifier. The result is the
-face-detection shape with an ``emotion`` (the image-classification shape) on
-every face.
+``detect-then-classify`` (the catalog's ``face-emotion``): the detector finds boxes; each
+box, widened by the pipeline's ``crop.margin`` and cropped from the source image, goes
+to the classifier. The result is the detector's shape with the classifier's result on
+every detection, under the pipeline's ``attach_as`` (``faces[i].emotion``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
 
 from app.inference import SessionPool, run_task
 from app.registry import ModelVersion
+from contract.pipelines import crop_rect
 
 
-@dataclass(frozen=True)
-class FaceEmotion:
-    """Which models the chain uses and how faces are cropped for the classifier."""
-
-    detector: str = "face-detector"
-    classifier: str = "emotion"
-    # BlazeFace boxes are tight (brows to chin); the emotion model was trained
-    # on crops that include a little forehead and jaw, hence a margin.
-    margin: float = 0.15
+def crop_box(image: Image.Image, box: list[float], margin: float) -> Image.Image:
+    """The ``box`` = [x, y, w, h] (source pixels) widened by ``margin`` per side, clipped."""
+    return image.crop(crop_rect(box, image.width, image.height, margin))
 
 
-def crop_face(image: Image.Image, box: list[float], margin: float) -> Image.Image:
-    """The face ``box`` = [x, y, w, h] (source pixels) widened by ``margin`` per side, clipped to the image."""
-    x, y, w, h = box
-    left = max(0, int(round(x - margin * w)))
-    top = max(0, int(round(y - margin * h)))
-    right = min(image.width, int(round(x + w + margin * w)))
-    bottom = min(image.height, int(round(y + h + margin * h)))
-    right, bottom = max(right, left + 1), max(bottom, top + 1)
-    return image.crop((left, top, right, bottom))
-
-
-def face_emotion(
-    pool: SessionPool, detector: ModelVersion, classifier: ModelVersion, image: Image.Image,
-    chain: FaceEmotion = FaceEmotion(),
+def detect_then_classify(
+    pool: SessionPool, pipeline: dict[str, Any], detector: ModelVersion, classifier: ModelVersion,
+    image: Image.Image,
 ) -> tuple[dict[str, Any], float]:
-    """Faces with their emotion, and the total latency in ms."""
+    """Detections with their classification attached, and the total latency in ms."""
     found, latency = run_task(pool, detector, pool.server_variant(detector), image)
-    faces = []
-    for face in found["faces"]:
-        crop = crop_face(image, face["box"], chain.margin)
-        emotion, spent = run_task(pool, classifier, pool.server_variant(classifier), crop)
+    detections = []
+    for detection in found["faces"]:
+        crop = crop_box(image, detection["box"], float(pipeline["crop"]["margin"]))
+        classified, spent = run_task(pool, classifier, pool.server_variant(classifier), crop)
         latency += spent
-        faces.append({**face, "emotion": emotion})
-    return {"faces": faces}, latency
+        detections.append({**detection, pipeline["attach_as"]: classified})
+    return {"faces": detections}, latency

@@ -1,4 +1,4 @@
-"""The task API: ``POST /api/v1/models/<name>/predict`` and the face-emotion chain.
+"""The task API: ``POST /api/v1/models/<name>/predict`` and ``/api/v1/pipelines/<name>/predict``.
 
 This is the fallback a browser uses when it cannot run a model itself, and a
 plain server API for anyone else: it answers with the same task result shape
@@ -14,7 +14,7 @@ from flask import Blueprint, current_app, request
 from app import host_state
 from app.inference import run_task
 from app.inputs import read_image, read_texts
-from app.pipelines import FaceEmotion, face_emotion
+from app.pipelines import detect_then_classify
 from contract.tasks import IMAGE_TASKS
 from contract.tasks.tokenization import max_length
 
@@ -45,17 +45,17 @@ def predict(name: str) -> dict[str, Any]:
     }
 
 
-@bp.post("/pipelines/face-emotion/predict")
-def predict_face_emotion() -> dict[str, Any]:
+@bp.post("/pipelines/<name>/predict")
+def predict_pipeline(name: str) -> dict[str, Any]:
     state = host_state()
-    chain = FaceEmotion()
-    detector = state.registry.resolve(chain.detector)
-    classifier = state.registry.resolve(chain.classifier)
+    pipeline = state.registry.pipeline(name)
+    detector = state.registry.resolve(pipeline["detector"])
+    classifier = state.registry.resolve(pipeline["classifier"])
     image = read_image(request, current_app.config)
-    result, latency = face_emotion(state.pool, detector, classifier, image, chain)
+    result, latency = detect_then_classify(state.pool, pipeline, detector, classifier, image)
     return {
         **result,
-        "pipeline": "face-emotion",
+        "pipeline": pipeline["name"],
         "models": {
             "detector": {"model": detector.name, "version": detector.version,
                          "variant": state.pool.server_variant(detector)},
@@ -64,4 +64,17 @@ def predict_face_emotion() -> dict[str, Any]:
         },
         "backend": "server",
         "latency_ms": round(latency, 3),
+    }
+
+
+@bp.get("/limits")
+def limits() -> dict[str, Any]:
+    """What this host accepts (its config): pages check inputs against it before uploading."""
+    config = current_app.config
+    return {
+        "max_upload_bytes": int(config["MAX_CONTENT_LENGTH"]),
+        "max_image_pixels": int(config["MAX_IMAGE_PIXELS"]),
+        "min_image_side": int(config["MIN_IMAGE_SIDE"]),
+        "max_text_chars": int(config["MAX_TEXT_CHARS"]),
+        "max_texts": int(config["MAX_TEXTS"]),
     }

@@ -28,6 +28,7 @@ from contract.manifest import (
     passes_in_browser,
     server_preference,
 )
+from contract.pipelines import load_pipeline, pipeline_paths
 from contract.tasks.assets import TaskAssets, load_assets
 from contract.versions import META_FILES, check_intact, inside, manifest_paths, named_files
 
@@ -117,7 +118,8 @@ class Registry:
     def __init__(self, models_dir: Path) -> None:
         self.models_dir = Path(models_dir)
         self._versions: dict[str, dict[int, ModelVersion]] = {}
-        self.broken: dict[str, str] = {}  # "<name>/<version>" -> why it is skipped
+        self.pipelines: dict[str, dict[str, Any]] = {}  # pipeline manifests by name
+        self.broken: dict[str, str] = {}  # "<name>/<version>" (or "pipelines/<name>") -> why it is skipped
         self.reload()
 
     def reload(self) -> None:
@@ -135,9 +137,25 @@ class Registry:
                 log.error("skipping model %s: %s", where, err)
                 continue
             versions.setdefault(model.name, {})[model.version] = model
-        self._versions, self.broken = versions, broken
+        pipelines: dict[str, dict[str, Any]] = {}
+        for path in pipeline_paths(self.models_dir):
+            try:
+                pipeline = load_pipeline(path)
+            except ManifestError as err:
+                broken[f"pipelines/{path.stem}"] = str(err)
+                log.error("skipping pipeline %s: %s", path.stem, err)
+                continue
+            pipelines[pipeline["name"]] = pipeline
+        self._versions, self.pipelines, self.broken = versions, pipelines, broken
         log.info("registry: %d models (%s); %d broken versions skipped",
                  len(versions), ", ".join(sorted(versions)) or "none", len(broken))
+
+    def pipeline(self, name: str) -> dict[str, Any]:
+        """The pipeline manifest ``name`` (404 naming the known ones)."""
+        if name not in self.pipelines:
+            known = ", ".join(sorted(self.pipelines)) or "none (run: browserml convert --all)"
+            raise ApiError(404, f"unknown pipeline {name!r}; known pipelines: {known}.")
+        return self.pipelines[name]
 
     def names(self) -> list[str]:
         return sorted(self._versions)

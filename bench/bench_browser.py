@@ -68,6 +68,7 @@ sys.path.insert(0, str(ROOT))
 import onnxruntime as ort  # noqa: E402
 
 from app import create_app  # noqa: E402
+from app.config import DEFAULTS  # noqa: E402
 from app.inputs import decode_image  # noqa: E402
 from app.registry import ModelVersion, Registry  # noqa: E402
 from contract.manifest import passes  # noqa: E402
@@ -229,7 +230,7 @@ def native_block(cases: list[Case], threads: int, warmup: int, runs: int) -> Non
     key = f"native {threads}t"
     for case in cases:
         print(f"  native {threads}t: {case.name} {case.variant}", file=sys.stderr, flush=True)
-        sample: Any = (decode_image(case.sample.png, 40_000_000, 16) if case.sample.is_image
+        sample: Any = (decode_image(case.sample.png, DEFAULTS["MAX_IMAGE_PIXELS"], DEFAULTS["MIN_IMAGE_SIDE"]) if case.sample.is_image
                        else list(case.sample.texts))
         task = task_module(case.model.task)
         manifest, assets = case.model.manifest, case.model.assets

@@ -36,13 +36,14 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.config import DEFAULTS  # noqa: E402
 from app.inference import SessionPool, run_task  # noqa: E402 (after the sys.path line)
 from app.inputs import decode_image  # noqa: E402 (after the sys.path line)
-from app.pipelines import FaceEmotion, crop_face  # noqa: E402 (after the sys.path line)
 from app.registry import Registry  # noqa: E402 (after the sys.path line)
 from contract.native_runtime import describe as describe_native  # noqa: E402 (after the sys.path line)
 from contract.native_runtime import session_options  # noqa: E402 (after the sys.path line)
 from contract.tasks import IMAGE_TASKS, task_module  # noqa: E402 (after the sys.path line)
+from harness.catalog import face_crop  # noqa: E402 (after the sys.path line)
 from harness.live_server import LiveServer  # noqa: E402 (after the sys.path line)
 
 SENTENCE = "The service was slow and the food was cold, but the dessert made up for it."
@@ -59,7 +60,7 @@ def photo_for(name: str) -> bytes:
     else:
         image = Image.fromarray(data.astronaut())
         if name == "emotion":  # a face crop, as the face-emotion chain makes it
-            image = crop_face(image, ASTRONAUT_FACE, FaceEmotion().margin)
+            image = face_crop(image, list(ASTRONAUT_FACE))
     buf = io.BytesIO()
     image.save(buf, "JPEG", quality=95)
     return buf.getvalue()
@@ -105,7 +106,7 @@ def bench_model(http: requests.Session, url: str, registry: Registry, pool: Sess
     first = call_http()  # tells which version and variant the server runs
     model = registry.resolve(name, first["version"])
     variant = first["variant"]
-    sample: Any = decode_image(payload, 40_000_000, 16) if model.task in IMAGE_TASKS else SENTENCE
+    sample: Any = decode_image(payload, DEFAULTS["MAX_IMAGE_PIXELS"], DEFAULTS["MIN_IMAGE_SIDE"]) if model.task in IMAGE_TASKS else SENTENCE
     feeds, _ = task_module(model.task).prepare(sample, model.manifest, model.assets)
 
     session = ort.InferenceSession(str(model.artifacts[variant].path), session_options(pool.threads),

@@ -18,6 +18,7 @@ def _convert(args: argparse.Namespace) -> int:
     try:
         from convert.errors import ConversionError
         from convert.pipeline import convert_model
+        from convert.pipelines import list_pipelines, write_pipeline
         from convert.recipe import list_recipes, load_recipe
     except ImportError as err:
         print(
@@ -27,14 +28,25 @@ def _convert(args: argparse.Namespace) -> int:
         )
         return 2
     root = Path(args.root)
-    names = list_recipes(root) if args.all else args.names
+    pipelines = list_pipelines(root)
+    names = [*list_recipes(root), *pipelines] if args.all else args.names
     if not names:
-        print("error: name at least one model, or pass --all. Known: " + ", ".join(list_recipes(root)), file=sys.stderr)
+        print("error: name at least one model or pipeline, or pass --all. Known: "
+              + ", ".join([*list_recipes(root), *pipelines]), file=sys.stderr)
         return 2
     from contract.manifest import gate_reasons
 
     failed = []
     for name in names:
+        if name in pipelines:
+            try:
+                written = write_pipeline(name, root, Path(args.models_dir))
+            except ConversionError as err:
+                print(f"error: {name}: {err}", file=sys.stderr)
+                failed.append(name)
+            else:
+                print(f"{name}: pipeline written to {written}")
+            continue
         try:
             outcome = convert_model(load_recipe(name, root), root, Path(args.models_dir), force=args.force)
         except ConversionError as err:

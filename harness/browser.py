@@ -73,13 +73,13 @@ def catalog_samples() -> dict[str, Sample]:
     """A real input per catalog model (PNG: lossless, so browser and server see the same pixels)."""
     from skimage import data
 
-    from app.pipelines import crop_face
+    from harness.catalog import face_crop
 
     astronaut = Image.fromarray(data.astronaut())
     return {
         "imagenet": Sample("imagenet", png=_png(Image.fromarray(data.chelsea()))),
         "face-detector": Sample("face-detector", png=_png(astronaut)),
-        "emotion": Sample("emotion", png=_png(crop_face(astronaut, list(ASTRONAUT_FACE), 0.15))),
+        "emotion": Sample("emotion", png=_png(face_crop(astronaut, list(ASTRONAUT_FACE)))),
         "sentiment": Sample("sentiment", texts=tuple(SENTENCES)),
         "text-embedder": Sample("text-embedder", texts=tuple(SENTENCES)),
     }
@@ -246,11 +246,9 @@ def check_demo_pages(page, base_url: str, query: str, tmp_path) -> dict[str, dic
         want = server_predict(base_url, name, samples[name], out[name]["variant"])
         assert_agrees(out[name], want, f"demo {name}", tolerance_for(manifest_of(base_url, name), out[name]["variant"]))
     emotion_variant = out["emotion"]["variant"]
-    from app.pipelines import (
-        crop_face,  # the page crops with the same margin (frontend/src/pipelines.ts)
-    )
+    from harness.catalog import face_crop  # the page crops as the pipeline manifest says
 
-    crop = crop_face(Image.open(io.BytesIO(samples["face-detector"].png)), faces["faces"][0]["box"], 0.15)
+    crop = face_crop(Image.open(io.BytesIO(samples["face-detector"].png)), faces["faces"][0]["box"])
     want = server_predict(base_url, "emotion", Sample("emotion", png=_png(crop)), emotion_variant)
     assert_agrees(out["emotion"], want, "demo emotion", tolerance_for(manifest_of(base_url, "emotion"), emotion_variant))
     return out

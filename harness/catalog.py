@@ -27,3 +27,20 @@ def latest_version_dir(name: str) -> Path:
 
 def latest_manifest(name: str) -> dict[str, Any]:
     return json.loads((latest_version_dir(name) / "manifest.json").read_text())
+
+
+def pipeline(name: str) -> dict[str, Any]:
+    """The pipeline manifest ``make models`` wrote (``models/pipelines/<name>.json``)."""
+    from contract.pipelines import PIPELINES_DIR, load_pipeline
+
+    path = MODELS / PIPELINES_DIR / f"{name}.json"
+    if not path.is_file():
+        raise NotConverted(f"pipeline {name} is not written; run: make models (browserml convert --all)")
+    return load_pipeline(path)
+
+
+def face_crop(image: Any, box: list[float]) -> Any:
+    """``image`` cropped around a face ``box`` as the face-emotion pipeline crops it for its classifier."""
+    from app.pipelines import crop_box
+
+    return crop_box(image, list(box), float(pipeline("face-emotion")["crop"]["margin"]))

@@ -49,6 +49,41 @@ def test_demo_images_page(page, site, tmp_path):
     assert page.locator("[data-testid=images-result] li").count() >= 5
 
 
+PIPELINE_JS = """
+async ({png}) => {
+  const lib = await import('/lib/browserml.js');
+  const pipeline = await lib.loadPipeline('face-emotion');
+  const blob = new Blob([Uint8Array.from(atob(png), (c) => c.charCodeAt(0))], {type: 'image/png'});
+  const result = await pipeline.run(blob);
+  const info = {name: pipeline.name, margin: pipeline.manifest.crop.margin,
+                detector: pipeline.detector.backend, classifier: pipeline.classifier.backend};
+  await pipeline.dispose();
+  return {result, info};
+}
+"""
+
+
+def test_library_runs_the_face_emotion_pipeline_like_the_server(page, site):
+    import base64
+
+    import requests
+
+    page.goto(f"{site.url}/?sw=off")
+    png = SAMPLES["face-detector"].png
+    answer = page.evaluate(PIPELINE_JS, {"png": base64.b64encode(png).decode()})
+    result, info = answer["result"], answer["info"]
+    assert info == {"name": "face-emotion", "margin": 0.15, "detector": "wasm", "classifier": "wasm"}
+    assert result["pipeline"] == "face-emotion" and len(result["faces"]) == 1
+    server = requests.post(f"{site.url}/api/v1/pipelines/face-emotion/predict",
+                           params={}, files={"image": ("a.png", png)}, timeout=120).json()
+    # Same models, possibly other variants than the server's: same faces and same emotion.
+    assert len(server["faces"]) == 1
+    assert result["faces"][0]["emotion"]["labels"][0]["label"] == server["faces"][0]["emotion"]["labels"][0]["label"]
+    from harness.browser import _iou
+
+    assert _iou(result["faces"][0]["box"], server["faces"][0]["box"]) >= 0.9
+
+
 def test_demo_faces_page_detects_faces_and_their_emotion(page, site, tmp_path):
     result = upload_to_demo(page, f"{site.url}/?sw=off#/faces", "faces", SAMPLES["face-detector"].png, tmp_path)
     server = server_predict(site.url, "face-detector", SAMPLES["face-detector"], result["variant"])

@@ -17,6 +17,8 @@ from contract.tasks import face_detection as fd
 from contract.tasks.imaging import Letterbox
 
 GOLDEN = Path(__file__).parent / "data" / "golden" / "face_detection.json"
+# The short-range settings, as the recipe writes them into a manifest (the goldens carry them).
+SHORT_RANGE = json.loads(GOLDEN.read_text())["cases"][0]["postprocess"]
 
 # The astronaut's face in skimage.data.astronaut() (512x512), source pixels [x, y, w, h]:
 # drawn with PIL from the short-range model's detection and checked by eye (eyebrows to
@@ -35,7 +37,7 @@ def manifest(post: dict[str, Any] | None = None, named: bool = True) -> dict[str
         "inputs": [{"name": "input", "dtype": "float32", "shape": [1, 128, 128, 3]}],
         "outputs": outputs,
         "preprocess": PREPROCESS,
-        "postprocess": post if post is not None else fd.SHORT_RANGE_POSTPROCESS,
+        "postprocess": post if post is not None else SHORT_RANGE,
     }
 
 
@@ -83,7 +85,7 @@ def test_anchors_match_golden(golden: dict[str, Any]) -> None:
 
 
 def test_short_range_anchor_layout() -> None:
-    anchors = fd.generate_anchors(fd.SHORT_RANGE_ANCHORS)
+    anchors = fd.generate_anchors(SHORT_RANGE["anchors"])
     assert anchors.shape == (896, 4)
     # 16x16 cells x 2 anchors at stride 8, then 8x8 cells x 6 anchors at stride 16.
     np.testing.assert_allclose(anchors[0], [0.5 / 16, 0.5 / 16, 1.0, 1.0])
@@ -91,13 +93,12 @@ def test_short_range_anchor_layout() -> None:
     np.testing.assert_allclose(anchors[511], [15.5 / 16, 15.5 / 16, 1.0, 1.0])
     np.testing.assert_allclose(anchors[512], [0.5 / 8, 0.5 / 8, 1.0, 1.0])
     np.testing.assert_allclose(anchors[-1], [7.5 / 8, 7.5 / 8, 1.0, 1.0])
-    np.testing.assert_array_equal(fd.generate_anchors({}), anchors)  # defaults are short range
-    assert fd.generate_anchors(fd.SHORT_RANGE_ANCHORS) is anchors  # cached
+    assert fd.generate_anchors(SHORT_RANGE["anchors"]) is anchors  # cached
     assert not anchors.flags.writeable
 
 
 def test_anchor_sizes_without_fixed_size() -> None:
-    anchors = fd.generate_anchors({**fd.SHORT_RANGE_ANCHORS, "fixed_anchor_size": False})
+    anchors = fd.generate_anchors({**SHORT_RANGE["anchors"], "fixed_anchor_size": False})
     assert anchors.shape == (896, 4)
     # First layer: scale 0.1484375 (aspect 1), then the interpolated sqrt(s0 * s1).
     s0, s1 = 0.1484375, 0.1484375 + (0.75 - 0.1484375) / 3
@@ -150,7 +151,7 @@ def test_outputs_found_by_shape_when_unnamed(golden: dict[str, Any]) -> None:
 
 
 def test_decode_threshold_and_geometry() -> None:
-    post = fd.SHORT_RANGE_POSTPROCESS
+    post = SHORT_RANGE
     anchors = fd.generate_anchors(post["anchors"])
     # Anchor 0 is centred at (4, 4) model pixels; shift by (+8, -2) px, size 32x16 px.
     reg, cls = raw_outputs({
@@ -168,9 +169,9 @@ def test_decode_threshold_and_geometry() -> None:
 
 
 def test_score_clipping() -> None:
-    anchors = fd.generate_anchors({})
+    anchors = fd.generate_anchors(SHORT_RANGE["anchors"])
     reg, cls = raw_outputs({0: ([0.0, 0.0, 10.0, 10.0], 1e6)})
-    _, scores = fd.decode(reg, cls, anchors, {"score_clipping": 100.0})
+    _, scores = fd.decode(reg, cls, anchors, SHORT_RANGE)
     assert scores.tolist() == [1.0]
 
 
@@ -278,3 +279,12 @@ def test_end_to_end_tflite_astronaut() -> None:
     assert faces[0]["score"] > 0.9
     right_eye, left_eye = faces[0]["keypoints"][:2]
     assert right_eye[0] < left_eye[0]  # the subject's right eye is on the image's left
+
+
+def test_a_missing_setting_names_the_recipe_field() -> None:
+    post = {k: v for k, v in SHORT_RANGE.items() if k != "score_threshold"}
+    with pytest.raises(ValueError, match=r"postprocess.score_threshold is missing"):
+        fd.decode(*raw_outputs({0: ([0.0, 0.0, 10.0, 10.0], 5.0)}), fd.generate_anchors(SHORT_RANGE["anchors"]), post)
+    anchors = {k: v for k, v in SHORT_RANGE["anchors"].items() if k != "strides"}
+    with pytest.raises(ValueError, match=r"postprocess.anchors.strides is missing"):
+        fd.generate_anchors(anchors)

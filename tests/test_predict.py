@@ -11,9 +11,9 @@ import pytest
 import requests
 from PIL import Image
 
-from app.pipelines import FaceEmotion, crop_face
 from contract.native_runtime import session_options
 from contract.tasks import task_module
+from harness.catalog import face_crop
 
 pytestmark = pytest.mark.catalog
 
@@ -97,7 +97,7 @@ def test_json_base64_and_data_url_images_give_the_same_answer(live_server, photo
 
 
 def test_emotion_predict_on_a_face_crop(app, live_server, photos):
-    face = crop_face(Image.open(io.BytesIO(photos["astronaut.jpg"])), list(ASTRONAUT_FACE), 0.15)
+    face = face_crop(Image.open(io.BytesIO(photos["astronaut.jpg"])), list(ASTRONAUT_FACE))
     buf = io.BytesIO()
     face.save(buf, "PNG")
     body = requests.post(f"{live_server.url}/api/v1/models/emotion/predict",
@@ -168,7 +168,7 @@ def test_face_emotion_pipeline_chains_detector_and_classifier(app, live_server, 
     assert len(body["faces"]) == len(faces) == 1
     for got, face in zip(body["faces"], faces):
         assert_same_result({k: v for k, v in got.items() if k != "emotion"}, face)
-        crop = crop_face(image, face["box"], FaceEmotion().margin)
+        crop = face_crop(image, face["box"])
         assert_same_result(got["emotion"], direct(app, "emotion", crop))
     assert body["faces"][0]["emotion"]["labels"][0]["label"] == "happy"
     assert body["models"]["detector"]["model"] == "face-detector"
@@ -198,3 +198,16 @@ def test_unsure_sentiment_falls_back_to_the_lexicon_and_says_so(app, live_server
     assert unsure["labels"][0]["label"] == "positive"  # the model alone said negative (0.57)
     assert confident["fallback"] is None and confident["uncertain"] is False
     assert_same_result(body, direct(app, "sentiment", ["One funny popcorn flick.", SENTENCES[0]]))
+
+
+def test_the_host_tells_pages_its_limits_from_its_config():
+    from app import create_app
+    from harness.catalog import MODELS
+
+    client = create_app({"MODELS_DIR": str(MODELS), "TESTING": True, "MAX_CONTENT_LENGTH": 5_000_000,
+                         "MAX_TEXTS": 8}).test_client()
+    limits = client.get("/api/v1/limits").json
+    assert limits["max_upload_bytes"] == 5_000_000 and limits["max_texts"] == 8
+    too_big = client.post("/api/v1/models/imagenet/predict", data=b"x" * 5_000_001,
+                          headers={"Content-Type": "image/png"})
+    assert too_big.status_code == 413

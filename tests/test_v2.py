@@ -31,7 +31,6 @@ from tritonclient.utils import (
 )
 
 from app.errors import ApiError
-from app.pipelines import FaceEmotion, crop_face
 from app.tensor_codec import (
     DATATYPES,
     decode_binary_tensor,
@@ -41,7 +40,7 @@ from app.tensor_codec import (
 )
 from contract.native_runtime import session_options
 from contract.tasks import IMAGE_TASKS, task_module
-from harness.catalog import CATALOG, latest_version_dir
+from harness.catalog import CATALOG, face_crop, latest_version_dir
 
 SENTENCES = [
     "This movie was absolutely wonderful, I loved every minute of it.",
@@ -87,7 +86,7 @@ def real_feeds(app, photos, name: str) -> dict[str, np.ndarray]:
     for photo in PHOTOS[name]:
         image = Image.open(io.BytesIO(photos[photo])).convert("RGB")
         if name == "emotion":  # the classifier sees a face crop, as the face-emotion chain makes it
-            image = crop_face(image, ASTRONAUT_FACE, FaceEmotion().margin)
+            image = face_crop(image, list(ASTRONAUT_FACE))
         batches.append(prepare(image, model.manifest, model.assets)[0])
     return {key: np.concatenate([b[key] for b in batches]) for key in batches[0]}
 

@@ -80,35 +80,22 @@ from PIL import Image
 from contract.tasks.assets import NO_ASSETS, TaskAssets
 from contract.tasks.imaging import Letterbox, to_tensor
 
-# MediaPipe's face_detection_short_range_common.pbtxt, SsdAnchorsCalculatorOptions.
-SHORT_RANGE_ANCHORS: dict[str, Any] = {
-    "num_layers": 4,
-    "strides": [8, 16, 16, 16],
-    "input_size_height": 128,
-    "input_size_width": 128,
-    "anchor_offset_x": 0.5,
-    "anchor_offset_y": 0.5,
-    "min_scale": 0.1484375,
-    "max_scale": 0.75,
-    "aspect_ratios": [1.0],
-    "interpolated_scale_aspect_ratio": 1.0,
-    "reduce_boxes_in_lowest_layer": False,
-    "fixed_anchor_size": True,
-}
-
-# The postprocess block a short-range BlazeFace recipe carries.
-SHORT_RANGE_POSTPROCESS: dict[str, Any] = {
-    "anchors": SHORT_RANGE_ANCHORS,
-    "box_scale": 128.0,
-    "score_clipping": 100.0,
-    "score_threshold": 0.5,
-    "min_suppression_threshold": 0.3,
-    "num_keypoints": 6,
-}
-
-KEYPOINT_NAMES = (
-    "right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear_tragion", "left_ear_tragion",
+# Every setting (anchors, scales, thresholds) comes from the manifest's postprocess, written
+# from the recipe (models/catalog/face-detector.toml: MediaPipe's short-range values):
+# the code states none of them again. ``setting`` says which one is missing.
+ANCHOR_KEYS = (
+    "num_layers", "strides", "input_size_height", "input_size_width", "anchor_offset_x", "anchor_offset_y",
+    "min_scale", "max_scale", "aspect_ratios", "interpolated_scale_aspect_ratio",
+    "reduce_boxes_in_lowest_layer", "fixed_anchor_size",
 )
+
+
+def setting(block: Mapping[str, Any], key: str, where: str = "postprocess") -> Any:
+    """``block[key]``, or a ValueError naming the missing recipe setting."""
+    if key not in block:
+        raise ValueError(f"{where}.{key} is missing: a face-detection recipe must set it "
+                         "(see models/catalog/face-detector.toml)")
+    return block[key]
 
 
 # --------------------------------------------------------------------------- anchors
@@ -123,7 +110,9 @@ def _layer_scale(min_scale: float, max_scale: float, index: int, count: int) -> 
 
 @functools.lru_cache(maxsize=16)
 def _anchors_cached(key: str) -> np.ndarray:
-    opts = {**SHORT_RANGE_ANCHORS, **json.loads(key)}
+    opts = json.loads(key)
+    for name in ANCHOR_KEYS:
+        setting(opts, name, "postprocess.anchors")
     strides = [int(s) for s in opts["strides"]]
     num_layers = int(opts["num_layers"])
     if len(strides) != num_layers:
@@ -180,7 +169,7 @@ def generate_anchors(options: Mapping[str, Any]) -> np.ndarray:
     """SSD anchors as MediaPipe's SsdAnchorsCalculator builds them.
 
     ``options`` are SsdAnchorsCalculatorOptions (see the module docstring;
-    missing keys take the short-range values, and ``feature_map_height`` /
+    every key of ``ANCHOR_KEYS`` is required; ``feature_map_height`` /
     ``feature_map_width`` lists may replace the stride-derived map sizes).
     Returns a read-only float64 array of shape (N, 4), rows
     ``[x_center, y_center, w, h]`` relative to the model input; N is 896 for
@@ -204,10 +193,10 @@ def decode(
     ``[xmax, ymax]``, rows 2.. the K keypoints ``[x, y]``, all relative to the
     model input (0..1 inside it). ``scores`` has shape (M,).
     """
-    num_keypoints = int(post.get("num_keypoints", 6))
-    scale = float(post.get("box_scale", 128.0))
-    clip = float(post.get("score_clipping", 100.0))
-    threshold = float(post.get("score_threshold", 0.5))
+    num_keypoints = int(setting(post, "num_keypoints"))
+    scale = float(setting(post, "box_scale"))
+    clip = float(setting(post, "score_clipping"))
+    threshold = float(setting(post, "score_threshold"))
     raw = np.asarray(regressors, dtype=np.float64)
     raw = raw.reshape(-1, raw.shape[-1])
     logits = np.asarray(classificators, dtype=np.float64).reshape(-1)
@@ -319,9 +308,9 @@ def detect(
     ``input_size`` is the model input (height, width) in pixels; ``letterbox``
     maps model-input pixels back to the source image.
     """
-    anchors = generate_anchors(post.get("anchors", {}))
+    anchors = generate_anchors(setting(post, "anchors"))
     detections, scores = decode(regressors, classificators, anchors, post)
-    merged = weighted_nms(detections, scores, float(post.get("min_suppression_threshold", 0.3)))
+    merged = weighted_nms(detections, scores, float(setting(post, "min_suppression_threshold")))
     in_h, in_w = float(input_size[0]), float(input_size[1])
     faces = []
     for points, score in merged:

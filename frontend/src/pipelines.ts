@@ -1,19 +1,19 @@
 /**
- * Chains of models, the browser side of app/pipelines.py.
- *
- * face-emotion: faces from the detector; each face cropped from the source
- * image with the same margin as the server, then classified by the emotion model.
+ * Pipelines, the browser side of contract/pipelines.py: the crop of a
+ * detect-then-classify pipeline (the catalog's face-emotion). The margin, the
+ * models and where the result goes come from the pipeline manifest
+ * (`GET /api/v1/pipelines/<name>`); `loadPipeline` in lib/browserml.ts runs it.
  */
 
-/** Margin added on every side of a face box, as a fraction of its size (app/pipelines.py). */
-export const FACE_MARGIN = 0.15;
-
-/** Integer crop rectangle [left, top, right, bottom] of a face box widened by `margin`, clipped. */
+/**
+ * Integer crop rectangle [left, top, right, bottom] of a box [x, y, w, h] widened by
+ * `margin` per side, clipped to the image, at least one pixel (contract.pipelines.crop_rect).
+ */
 export function cropRect(
   box: readonly [number, number, number, number] | readonly number[],
   width: number,
   height: number,
-  margin = FACE_MARGIN,
+  margin: number,
 ): [number, number, number, number] {
   const [x = 0, y = 0, w = 0, h = 0] = box;
   // Python's round() rounds halves to even; faces never sit on exact halves in practice,
@@ -31,12 +31,8 @@ export function cropRect(
   return [left, top, right, bottom];
 }
 
-/** The face crop as an ImageBitmap. */
-export async function cropFace(
-  image: ImageBitmap,
-  box: readonly number[],
-  margin = FACE_MARGIN,
-): Promise<ImageBitmap> {
+/** The crop of `box` (widened by `margin`) as an ImageBitmap. */
+export async function cropBox(image: ImageBitmap, box: readonly number[], margin: number): Promise<ImageBitmap> {
   const [left, top, right, bottom] = cropRect(box, image.width, image.height, margin);
   return createImageBitmap(image, left, top, right - left, bottom - top);
 }

@@ -6,11 +6,28 @@
 import { $ } from "./dom.js";
 import { explain, showError } from "./errors.js";
 
-const MAX_IMAGE_BYTES = 10_000_000;
+/** What the host accepts (`GET /api/v1/limits`, from its config); null when it cannot be asked (offline). */
+interface Limits {
+  max_upload_bytes: number;
+}
 
-function checkFile(file: File): void {
+let limits: Promise<Limits | null> | null = null;
+
+function hostLimits(): Promise<Limits | null> {
+  limits ??= fetch("/api/v1/limits").then(
+    (response) => (response.ok ? (response.json() as Promise<Limits>) : null),
+    () => null,
+  );
+  return limits;
+}
+
+async function checkFile(file: File): Promise<void> {
   if (!file.type.startsWith("image/")) throw new Error(`${file.name} is not an image (${file.type || "unknown type"}); choose a JPEG, PNG or WebP`);
-  if (file.size > MAX_IMAGE_BYTES) throw new Error(`${file.name} is ${(file.size / 1e6).toFixed(1)} MB; the limit is 10 MB`);
+  // Offline there is no host limit to respect: the image stays on the device.
+  const max = (await hostLimits())?.max_upload_bytes;
+  if (max !== undefined && file.size > max) {
+    throw new Error(`${file.name} is ${(file.size / 1e6).toFixed(1)} MB; the limit is ${(max / 1e6).toFixed(0)} MB`);
+  }
 }
 
 async function decode(file: Blob): Promise<ImageBitmap> {
@@ -27,7 +44,7 @@ export function wireInput(page: string, onImage: (bitmap: ImageBitmap, blob: Blo
     if (!file) return;
     showError(null);
     try {
-      checkFile(file);
+      await checkFile(file);
       const bitmap = await decode(file);
       await onImage(bitmap, file);
     } catch (err) {

@@ -13,16 +13,22 @@
  * Web Worker. Any failure moves to the next backend; `model.backend` and
  * `model.fallbackReason` say what happened. Results have the same shape as the
  * server's `POST /api/v1/models/<name>/predict`.
+ *
+ * `loadPipeline("face-emotion")` runs a chain of models the host describes
+ * (`GET /api/v1/pipelines/<name>`), with the same result as the server's
+ * `POST /api/v1/pipelines/<name>/predict`.
  */
 
 import * as Comlink from "comlink";
 
+import { cropBox } from "../pipelines.js";
 import { type ArtifactRef, errorMessage, type Progress } from "../runtime/artifacts.js";
 import { type Backend, type BackendChoice, type Candidate, planBackends } from "../runtime/backends.js";
 import { type Device, probeDevice } from "../runtime/device.js";
 import type { RunResult, WorkerApi, WorkerInput } from "../runtime/worker.js";
 import { type AssetRole, assetRoles } from "../tasks/assets.js";
 import { IMAGE_TASKS } from "../tasks/index.js";
+import type { PipelineManifest as GeneratedPipelineManifest } from "../tasks/pipeline.generated.js";
 import type { Asset, Manifest, Variant } from "../tasks/types.js";
 
 export type { Progress } from "../runtime/artifacts.js";
@@ -243,24 +249,28 @@ function artifactRef(host: string, file: string, entry: { url: string | null; sh
 
 const MANIFEST_CACHE = "browserml-manifests-v1";
 
+/** The model's manifest from the host, or the copy kept for offline use (`fetchKept`). */
+function fetchManifest(host: string, name: string): Promise<ManifestWithUrls> {
+  return fetchKept<ManifestWithUrls>(`${host}/api/v1/models/${encodeURIComponent(name)}`, name, "model");
+}
+
 /**
- * The model's manifest from the host; when the host cannot be reached, the
- * copy kept from the last successful visit (so cached models work offline).
+ * JSON from the host; when the host cannot be reached, the copy kept from the
+ * last successful visit (so cached models and pipelines work offline).
  */
-async function fetchManifest(host: string, name: string): Promise<ManifestWithUrls> {
-  const url = `${host}/api/v1/models/${encodeURIComponent(name)}`;
+async function fetchKept<T>(url: string, name: string, what: string): Promise<T> {
   const cache = typeof caches === "undefined" ? null : await caches.open(MANIFEST_CACHE).catch(() => null);
   let response: Response;
   try {
     response = await fetch(url);
   } catch (err) {
     const kept = await cache?.match(url);
-    if (kept) return (await kept.json()) as ManifestWithUrls;
-    throw new Error(`${name}: the host cannot be reached (${String(err)}) and this model is not cached; you are offline`);
+    if (kept) return (await kept.json()) as T;
+    throw new Error(`${name}: the host cannot be reached (${String(err)}) and this ${what} is not cached; you are offline`);
   }
   if (!response.ok) throw new Error(await errorMessage(response));
   await cache?.put(url, response.clone()).catch(() => undefined);
-  return (await response.json()) as ManifestWithUrls;
+  return (await response.json()) as T;
 }
 
 /** Load `name` on the best backend this device offers (see the module comment). */
@@ -308,4 +318,67 @@ export async function loadModel(name: string, options: LoadOptions = {}): Promis
     }
   }
   throw new Error(`no backend could load ${name}: ${reasons.join("; ")}`);
+}
+
+/** A pipeline manifest as `GET /api/v1/pipelines/<name>` returns it: the generated type, plus URLs. */
+export type PipelineManifest = GeneratedPipelineManifest & {
+  urls: { predict: string; detector: string; classifier: string };
+};
+
+export interface PipelineOptions extends Omit<LoadOptions, "variant"> {
+  /** How to get each model (default: `loadModel(name, options)`); the demo passes its own to show status. */
+  model?: (name: string) => Promise<Model>;
+}
+
+/**
+ * A chain of models run as one, as its manifest says: `detect-then-classify` finds
+ * boxes with the detector, crops each one (widened by `crop.margin`) from the same
+ * image and classifies the crop. The result has the detector's shape with the
+ * classification on every detection under `attach_as`, exactly what the server's
+ * `POST /api/v1/pipelines/<name>/predict` returns. Each model runs where `loadModel`
+ * put it (its own backend and fallback).
+ */
+export class Pipeline {
+  constructor(
+    readonly manifest: PipelineManifest,
+    readonly detector: Model,
+    readonly classifier: Model,
+  ) {}
+
+  get name(): string {
+    return this.manifest.name;
+  }
+
+  async run(input: ImageInput): Promise<Record<string, unknown>> {
+    const source = await toBitmap(input); // read once; each model gets its own copy
+    try {
+      const found = await this.detector.run(source);
+      const detections = (found["faces"] ?? []) as Array<Record<string, unknown> & { box: number[] }>;
+      const faces = [];
+      for (const detection of detections) {
+        const crop = await cropBox(source, detection.box, this.manifest.crop.margin);
+        faces.push({ ...detection, [this.manifest.attach_as]: await this.classifier.run(crop) });
+      }
+      return { ...found, faces, pipeline: this.manifest.name };
+    } finally {
+      source.close();
+    }
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all([this.detector.dispose(), this.classifier.dispose()]);
+  }
+}
+
+/** Load the pipeline `name` (`GET /api/v1/pipelines/<name>`) and both of its models. */
+export async function loadPipeline(name: string, options: PipelineOptions = {}): Promise<Pipeline> {
+  const host = hostOf(options);
+  const manifest = await fetchKept<PipelineManifest>(`${host}/api/v1/pipelines/${encodeURIComponent(name)}`, name, "pipeline");
+  if (manifest.kind !== "detect-then-classify") {
+    throw new Error(`${name} is a ${String(manifest.kind)} pipeline; this runtime runs detect-then-classify pipelines`);
+  }
+  const { model: get, ...loadOptions } = options;
+  const load = get ?? ((model: string) => loadModel(model, loadOptions));
+  const [detector, classifier] = await Promise.all([load(manifest.detector), load(manifest.classifier)]);
+  return new Pipeline(manifest, detector, classifier);
 }

@@ -7,11 +7,11 @@
  * and any failure while loading or running moves to the next one.
  */
 
-import type { Manifest, Variant } from "../tasks/types.js";
+import type { Backend, Manifest, Variant } from "../tasks/types.js";
 import type { Device } from "./device.js";
 
 export type BackendChoice = "auto" | "webgpu" | "wasm" | "server";
-export type Backend = "webgpu" | "wasm" | "server";
+export type { Backend };
 
 export interface Candidate {
   backend: Backend;

@@ -27,36 +27,25 @@ import type {
   TensorLike,
 } from "./types.js";
 
-/** MediaPipe's face_detection_short_range_common.pbtxt, SsdAnchorsCalculatorOptions. */
-export const SHORT_RANGE_ANCHORS: Readonly<AnchorOptions> = Object.freeze({
-  num_layers: 4,
-  strides: [8, 16, 16, 16],
-  input_size_height: 128,
-  input_size_width: 128,
-  anchor_offset_x: 0.5,
-  anchor_offset_y: 0.5,
-  min_scale: 0.1484375,
-  max_scale: 0.75,
-  aspect_ratios: [1.0],
-  interpolated_scale_aspect_ratio: 1.0,
-  reduce_boxes_in_lowest_layer: false,
-  fixed_anchor_size: true,
-});
-
-/** The postprocess block a short-range BlazeFace recipe carries. */
-export const SHORT_RANGE_POSTPROCESS: Readonly<Required<Omit<FaceDetectionPostprocess, "keypoint_names">>> =
-  Object.freeze({
-    anchors: SHORT_RANGE_ANCHORS,
-    box_scale: 128.0,
-    score_clipping: 100.0,
-    score_threshold: 0.5,
-    min_suppression_threshold: 0.3,
-    num_keypoints: 6,
-  });
-
-export const KEYPOINT_NAMES = [
-  "right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear_tragion", "left_ear_tragion",
+/**
+ * Every setting (anchors, scales, thresholds) comes from the manifest's postprocess,
+ * written from the recipe (models/catalog/face-detector.toml): the code states none of
+ * them again. `setting` says which one is missing (contract/tasks/face_detection.py).
+ */
+export const ANCHOR_KEYS = [
+  "num_layers", "strides", "input_size_height", "input_size_width", "anchor_offset_x", "anchor_offset_y",
+  "min_scale", "max_scale", "aspect_ratios", "interpolated_scale_aspect_ratio",
+  "reduce_boxes_in_lowest_layer", "fixed_anchor_size",
 ] as const;
+
+/** `block[key]`, or an error naming the missing recipe setting. */
+export function setting<T extends object, K extends keyof T>(block: T, key: K, where = "postprocess"): NonNullable<T[K]> {
+  const value = block[key];
+  if (value === undefined || value === null) {
+    throw new Error(`${where}.${String(key)} is missing: a face-detection recipe must set it (see models/catalog/face-detector.toml)`);
+  }
+  return value as NonNullable<T[K]>;
+}
 
 /** `[x, y]` relative to the model input. */
 export type Point = [number, number];
@@ -79,7 +68,8 @@ function layerScale(minScale: number, maxScale: number, index: number, count: nu
 }
 
 function buildAnchors(options: Partial<AnchorOptions>): readonly Anchor[] {
-  const opts: AnchorOptions = { ...SHORT_RANGE_ANCHORS, ...options };
+  for (const key of ANCHOR_KEYS) setting(options, key, "postprocess.anchors");
+  const opts = options as AnchorOptions;
   const strides = opts.strides.map((s) => Math.trunc(s));
   const numLayers = Math.trunc(opts.num_layers);
   if (strides.length !== numLayers) {
@@ -159,7 +149,7 @@ function canonicalKey(options: object): string {
  * relative to the model input (896 for the short-range model), cached per
  * distinct options.
  */
-export function generateAnchors(options: Partial<AnchorOptions> = {}): readonly Anchor[] {
+export function generateAnchors(options: Partial<AnchorOptions>): readonly Anchor[] {
   const key = canonicalKey(options);
   let anchors = anchorCache.get(key);
   if (!anchors) {
@@ -192,10 +182,10 @@ export function decode(
   anchors: readonly Anchor[],
   post: FaceDetectionPostprocess,
 ): { detections: Detection[]; scores: number[] } {
-  const numKeypoints = Math.trunc(post.num_keypoints ?? 6);
-  const scale = post.box_scale ?? 128.0;
-  const clip = post.score_clipping ?? 100.0;
-  const threshold = post.score_threshold ?? 0.5;
+  const numKeypoints = Math.trunc(setting(post, "num_keypoints"));
+  const scale = setting(post, "box_scale");
+  const clip = setting(post, "score_clipping");
+  const threshold = setting(post, "score_threshold");
   const width = regressors.dims[regressors.dims.length - 1] ?? 0;
   const boxes = width > 0 ? regressors.data.length / width : 0;
   const logits = classificators.data;
@@ -340,9 +330,9 @@ export function detect(
   inputSize: readonly number[],
   post: FaceDetectionPostprocess,
 ): FaceDetectionResult {
-  const anchors = generateAnchors(post.anchors ?? {});
+  const anchors = generateAnchors(setting(post, "anchors"));
   const { detections, scores } = decode(regressors, classificators, anchors, post);
-  const merged = weightedNms(detections, scores, post.min_suppression_threshold ?? 0.3);
+  const merged = weightedNms(detections, scores, setting(post, "min_suppression_threshold"));
   const inH = inputSize[0]!;
   const inW = inputSize[1]!;
   const faces: Face[] = merged.map(({ detection, score }) => {

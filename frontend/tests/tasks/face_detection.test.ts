@@ -12,8 +12,6 @@ import {
   generateAnchors,
   overlapSimilarity,
   prepare,
-  SHORT_RANGE_ANCHORS,
-  SHORT_RANGE_POSTPROCESS,
   weightedNms,
   type Detection,
 } from "../../src/tasks/face_detection.js";
@@ -42,6 +40,9 @@ interface FaceGolden {
 }
 
 const GOLDEN = readGolden<FaceGolden>("face_detection.json");
+/** The short-range settings, as the recipe writes them into a manifest (the goldens carry them). */
+const SHORT_RANGE_POSTPROCESS: FaceDetectionPostprocess = GOLDEN.cases[0]!.postprocess;
+const SHORT_RANGE_ANCHORS: AnchorOptions = SHORT_RANGE_POSTPROCESS.anchors as AnchorOptions;
 const PREPROCESS: ImagePreprocess = {
   size: [128, 128], resize: "letterbox", colour: "RGB", layout: "NHWC",
   mean: [127.5, 127.5, 127.5], std: [127.5, 127.5, 127.5],
@@ -107,7 +108,6 @@ describe("anchors", () => {
     expect(anchors[511]).toEqual([15.5 / 16, 15.5 / 16, 1, 1]);
     expect(anchors[512]).toEqual([0.5 / 8, 0.5 / 8, 1, 1]);
     expect(anchors[895]).toEqual([7.5 / 8, 7.5 / 8, 1, 1]);
-    expect(generateAnchors({})).toEqual(anchors); // defaults are short range
     expect(generateAnchors({ ...SHORT_RANGE_ANCHORS })).toBe(anchors); // cached
     expect(Object.isFrozen(anchors) && Object.isFrozen(anchors[0])).toBe(true);
   });
@@ -121,7 +121,17 @@ describe("anchors", () => {
   });
 
   it("refuse strides that disagree with num_layers", () => {
-    expect(() => generateAnchors({ num_layers: 3 })).toThrow(/4 entries, num_layers is 3/);
+    expect(() => generateAnchors({ ...SHORT_RANGE_ANCHORS, num_layers: 3 })).toThrow(/4 entries, num_layers is 3/);
+  });
+
+  it("names a setting the manifest lacks instead of assuming one", () => {
+    const { strides: _, ...noStrides } = SHORT_RANGE_ANCHORS;
+    expect(() => generateAnchors(noStrides)).toThrow(/postprocess\.anchors\.strides is missing/);
+    const { score_threshold: __, ...noThreshold } = SHORT_RANGE_POSTPROCESS;
+    const [reg, cls] = rawOutputs({ 0: [[0, 0, 10, 10], 5] });
+    expect(() => decode(reg as never, cls as never, generateAnchors(SHORT_RANGE_ANCHORS), noThreshold)).toThrow(
+      /postprocess\.score_threshold is missing/,
+    );
   });
 });
 
@@ -201,8 +211,8 @@ describe("decoding and NMS", () => {
     const { scores } = decode(
       reg as { data: Float32Array; dims: number[] },
       cls as { data: Float32Array; dims: number[] },
-      generateAnchors({}),
-      { score_clipping: 100 },
+      generateAnchors(SHORT_RANGE_ANCHORS),
+      SHORT_RANGE_POSTPROCESS,
     );
     expect(scores).toEqual([1]);
   });

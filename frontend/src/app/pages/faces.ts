@@ -3,11 +3,12 @@
  * then the emotion model reads each face, on a photo or the live camera.
  */
 
-import { cropFace } from "../../pipelines.js";
+import { loadPipeline, type Pipeline } from "../../lib/browserml.js";
 import { $ } from "../dom.js";
 import { guarded } from "../errors.js";
 import { startCamera, wireInput } from "../image_input.js";
-import { type Result, run } from "../models.js";
+import { model, type Result } from "../models.js";
+import { describeModel, renderStatus } from "../status.js";
 import { publish, type Scored } from "../results.js";
 
 interface FaceResult {
@@ -18,13 +19,32 @@ interface FaceResult {
 }
 
 export const MODELS: readonly string[] = ["face-detector", "emotion"];
+const PIPELINE = "face-emotion"; // its models, crop margin and result key come from the host
+
+const pipelines = new Map<string, Promise<Pipeline>>(); // by "Run on" choice, like the models
+
+function facePipeline(): Promise<Pipeline> {
+  const key = $<HTMLSelectElement>("#backend").value;
+  let pending = pipelines.get(key);
+  if (!pending) {
+    pending = loadPipeline(PIPELINE, { model }).catch((err: unknown) => {
+      pipelines.delete(key);
+      throw err;
+    });
+    pipelines.set(key, pending);
+  }
+  return pending;
+}
 
 async function findFaces(bitmap: ImageBitmap): Promise<void> {
   const list = $("#faces-result");
   delete list.dataset.result;
-  const found = await run("face-detector", bitmap);
+  const chain = await facePipeline();
+  const found = await chain.run(bitmap);
   const faces = found["faces"] as FaceResult[];
-  for (const face of faces) face.emotion = await run("emotion", await cropFace(bitmap, face.box));
+  renderStatus(chain.detector.name, describeModel(chain.detector, Number(found["latency_ms"])));
+  const last = faces.at(-1)?.emotion;
+  if (last) renderStatus(chain.classifier.name, describeModel(chain.classifier, Number(last["latency_ms"])));
   drawFaces(bitmap, faces);
   list.replaceChildren();
   if (!faces.length) {

@@ -1,0 +1,294 @@
+/**
+ * GENERATED FILE, do not edit: types from contract/schemas/manifest.schema.json
+ * by frontend/scripts/manifest_types.mjs (json-schema-to-typescript).
+ * Change the schema, then regenerate: cd frontend && npm run types
+ * (`npm run types:check`, run by `make test`, fails when this file is out of date.)
+ */
+
+export type TaskName = "image-classification" | "face-detection" | "text-classification" | "embeddings";
+export type SourceFormat = "tflite" | "keras" | "pytorch" | "sklearn" | "onnx" | "compose";
+export type Sha256 = string;
+export type TensorDtype = "float32" | "float16" | "int64" | "int32" | "uint8" | "bool";
+/**
+ * any task's preprocess: the keys of the tasks do not clash, so one object holds them all
+ */
+export type Preprocess = ImagePreprocess & TextPreprocess;
+export type ResizeMode = "stretch" | "center-crop" | "letterbox";
+export type Colour = "RGB" | "L";
+export type Layout = "NHWC" | "NCHW";
+/**
+ * any task's postprocess: the keys of the tasks do not clash, so one object holds them all
+ */
+export type Postprocess = ClassificationPostprocess & FaceDetectionPostprocess & EmbeddingsPostprocess;
+export type Activation = "softmax" | "sigmoid" | "none";
+export type Precision = "fp32" | "int8" | "fp16";
+export type Backend = "webgpu" | "wasm" | "server";
+
+/**
+ * One per model version: the contract between the pipeline, the host and the browser runtime.
+ */
+export interface Manifest {
+  schema_version: 2;
+  name: string;
+  version: number;
+  task: TaskName;
+  description?: string;
+  created: string;
+  licence: string;
+  fingerprint: string;
+  source: ModelSource;
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  /**
+   * JSON Schema of what predict takes (contract/tasks/contracts.py)
+   */
+  request: {
+    [k: string]: unknown;
+  };
+  /**
+   * JSON Schema of what predict returns (contract/tasks/contracts.py)
+   */
+  response: {
+    [k: string]: unknown;
+  };
+  preprocess: Preprocess;
+  postprocess: Postprocess;
+  variants: Variant[];
+  recommended: Recommended;
+  client: ClientPolicy;
+  fallback: Fallback;
+  assets: Asset[];
+  evaluation: Evaluation;
+  report?: string;
+  self_check: SelfCheck;
+}
+export interface ModelSource {
+  format: SourceFormat;
+  framework: string;
+  package?: string;
+  package_version?: string;
+  files: SourceFile[];
+}
+export interface SourceFile {
+  file: string;
+  sha256: Sha256;
+}
+/**
+ * one model input or output; string dims are named dynamic axes ("batch", "sequence")
+ */
+export interface TensorSpec {
+  name: string;
+  dtype: TensorDtype;
+  shape: (number | string)[];
+}
+/**
+ * preprocess of the image tasks (contract/tasks/imaging.py)
+ */
+export interface ImagePreprocess {
+  /**
+   * model input [height, width] in pixels
+   *
+   * @minItems 2
+   * @maxItems 2
+   */
+  size?: [number, number];
+  resize?: ResizeMode;
+  colour?: Colour;
+  layout?: Layout;
+  /**
+   * one value, or one per channel; pixels are 0..255 before (x - mean) / std
+   */
+  mean?: number[];
+  std?: number[];
+}
+/**
+ * preprocess of the text tasks (contract/tasks/tokenization.py)
+ */
+export interface TextPreprocess {
+  /**
+   * the tokenizer.json, relative to the model version directory
+   */
+  tokenizer?: string;
+  max_length?: number;
+}
+/**
+ * postprocess of image and text classification (contract/tasks/image_classification.py)
+ */
+export interface ClassificationPostprocess {
+  labels?: string[];
+  activation?: Activation;
+  top_k?: number;
+  confidence_threshold?: number;
+}
+/**
+ * postprocess of face detection (contract/tasks/face_detection.py)
+ */
+export interface FaceDetectionPostprocess {
+  anchors?: AnchorOptions;
+  box_scale?: number;
+  score_clipping?: number;
+  score_threshold?: number;
+  min_suppression_threshold?: number;
+  num_keypoints?: number;
+  keypoint_names?: string[];
+}
+/**
+ * MediaPipe's SsdAnchorsCalculatorOptions
+ */
+export interface AnchorOptions {
+  num_layers?: number;
+  strides?: number[];
+  input_size_height?: number;
+  input_size_width?: number;
+  anchor_offset_x?: number;
+  anchor_offset_y?: number;
+  min_scale?: number;
+  max_scale?: number;
+  aspect_ratios?: number[];
+  interpolated_scale_aspect_ratio?: number;
+  reduce_boxes_in_lowest_layer?: boolean;
+  fixed_anchor_size?: boolean;
+  feature_map_height?: number[];
+  feature_map_width?: number[];
+}
+/**
+ * postprocess of embeddings (contract/tasks/embeddings.py)
+ */
+export interface EmbeddingsPostprocess {
+  pooling?: "mean";
+  /**
+   * L2-normalise the vectors (default true)
+   */
+  normalize?: boolean;
+}
+export interface Variant {
+  file: string;
+  precision: Precision;
+  quantization?: string;
+  bytes: number;
+  sha256: Sha256;
+  /**
+   * the backends this variant suits
+   */
+  backends: Backend[];
+  operators: string[];
+  browser_problems?: string[];
+  /**
+   * the verdict on each backend the variant suits; a backend missing here is not one the variant may run on
+   */
+  gates: {
+    webgpu?: Verdict;
+    wasm?: Verdict;
+    server?: Verdict;
+  };
+  /**
+   * the variant measured against the source model on the runtime of each backend: server = native ONNX Runtime, wasm = ONNX Runtime Web's WASM build
+   */
+  evaluations: {
+    server: RuntimeEvaluation;
+    wasm?: RuntimeEvaluation;
+  };
+}
+/**
+ * the verdict of a variant's gates on one backend's runtime
+ */
+export interface Verdict {
+  passed: boolean;
+  reasons: string[];
+  /**
+   * WebGPU has no runtime at conversion: its verdict is WASM's
+   */
+  judged_by?: "wasm";
+}
+/**
+ * a variant measured against the source model on one runtime
+ */
+export interface RuntimeEvaluation {
+  /**
+   * what ran it: native ONNX Runtime (server) or ONNX Runtime Web's WASM build (wasm)
+   */
+  runtime: string;
+  /**
+   * agreement with the source model and accuracy, by metric name
+   */
+  metrics: {
+    [k: string]: number;
+  };
+  /**
+   * median latency, batch of one, by thread count
+   */
+  latency_ms: {
+    [k: string]: number | null;
+  };
+}
+/**
+ * the variant file to load per backend; null when no variant passed its gates for it
+ */
+export interface Recommended {
+  webgpu: string | null;
+  wasm: string | null;
+  server: string | null;
+}
+export interface ClientPolicy {
+  max_client_bytes: number;
+  /**
+   * weights are never served: always answer through the server
+   */
+  server_only: boolean;
+  min_device_memory_gb?: number;
+}
+/**
+ * what happens under the threshold, in words; lexicon: the file (an asset) of the rule-based fallback
+ */
+export interface Fallback {
+  uncertain?: string;
+  lexicon?: string;
+}
+/**
+ * a file besides the variants a client needs (the tokenizer, the lexicon)
+ */
+export interface Asset {
+  file: string;
+  bytes: number;
+  sha256: Sha256;
+}
+export interface Evaluation {
+  calibration: DatasetUse;
+  evaluation: DatasetUse;
+  source_metrics: {
+    [k: string]: number;
+  };
+  host?: ConversionHost;
+}
+export interface DatasetUse {
+  dataset: string;
+  split?: string;
+  samples: number;
+  packages?: string[];
+}
+/**
+ * the conversion machine: CPU model and the flags that decide native int8 kernels, and the ORT Web version
+ */
+export interface ConversionHost {
+  model?: string;
+  machine?: string;
+  flags?: string[];
+  onnxruntime_web?: string;
+}
+/**
+ * reference inputs and each variant's expected outputs (in file), re-run by the host when it loads a variant
+ */
+export interface SelfCheck {
+  file: string;
+  bytes: number;
+  sha256: Sha256;
+  samples: number;
+  variants: {
+    [k: string]: SelfCheckVariant;
+  };
+}
+export interface SelfCheckVariant {
+  reference: "wasm" | "server";
+  atol: number[];
+  measured_native_vs_wasm?: number[];
+}
