@@ -47,7 +47,7 @@ from harness.catalog import face_crop  # noqa: E402 (after the sys.path line)
 from harness.live_server import LiveServer  # noqa: E402 (after the sys.path line)
 
 SENTENCE = "The service was slow and the food was cold, but the dessert made up for it."
-# The astronaut's face in skimage's astronaut photo, [x, y, w, h] (as in tests/test_predict.py).
+# The astronaut's face in skimage's astronaut photo, [x, y, w, h] (as in tests/host/test_predict.py).
 ASTRONAUT_FACE = [177.3, 80.6, 94.6, 94.6]
 
 

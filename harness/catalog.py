@@ -44,3 +44,6 @@ def face_crop(image: Any, box: list[float]) -> Any:
     from app.pipelines import crop_box
 
     return crop_box(image, list(box), float(pipeline("face-emotion")["crop"]["margin"]))
+
+# Golden cases shared by pytest and vitest (frontend/tests reads the same files).
+GOLDEN = ROOT / "tests" / "data" / "golden"

@@ -1,4 +1,4 @@
-/** Embedding pooling math and result shapes (tests/test_text_tasks.py, mirrored). */
+/** Embedding pooling math and result shapes (tests/contract/test_text_tasks.py, mirrored). */
 
 import { describe, expect, it } from "vitest";
 

@@ -1,7 +1,7 @@
 /**
  * BlazeFace post-processing against tests/data/golden/face_detection.json
  * (raw ONNX outputs of real photos; expected faces from Python's
- * contract.tasks.face_detection.finish), plus the behaviours tests/test_face_detection.py checks.
+ * contract.tasks.face_detection.finish), plus the behaviours tests/contract/test_face_detection.py checks.
  */
 
 import { describe, expect, it } from "vitest";

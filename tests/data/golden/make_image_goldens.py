@@ -1,4 +1,4 @@
-"""Write the image golden files read by pytest (tests/test_golden_images.py) and vitest.
+"""Write the image golden files read by pytest (tests/contract/test_golden_images.py) and vitest.
 
     .venv/bin/python tests/data/golden/make_image_goldens.py
 

@@ -5,7 +5,7 @@
 Every case is a text and the four scores ``SentimentIntensityAnalyzer()
 .polarity_scores(text)`` of vaderSentiment 3.3.2 gives it (with its own
 vader_lexicon.txt). ``frontend/src/tasks/lexicon.ts`` must reproduce them;
-``tests/test_lexicon_golden.py`` checks the file still matches the package.
+``tests/contract/test_lexicon_golden.py`` checks the file still matches the package.
 
 - ``snippets``: human-rated snippets of the VADER paper
   (``convert.datasets.vader``), the first ``PER_DOMAIN`` of each domain's

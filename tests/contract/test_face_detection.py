@@ -15,8 +15,9 @@ from PIL import Image
 
 from contract.tasks import face_detection as fd
 from contract.tasks.imaging import Letterbox
+from harness.catalog import GOLDEN as GOLDEN_DIR
 
-GOLDEN = Path(__file__).parent / "data" / "golden" / "face_detection.json"
+GOLDEN = GOLDEN_DIR / "face_detection.json"
 # The short-range settings, as the recipe writes them into a manifest (the goldens carry them).
 SHORT_RANGE = json.loads(GOLDEN.read_text())["cases"][0]["postprocess"]
 

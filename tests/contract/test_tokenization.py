@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,8 +10,9 @@ import pytest
 from contract.tasks.assets import TaskAssets
 from contract.tasks.tokenization import encode, load_tokenizer, prepare_texts
 from convert.networks.minilm import minilm_dir
+from harness.catalog import GOLDEN as GOLDEN_DIR
 
-GOLDEN = json.loads((Path(__file__).parent / "data" / "golden" / "tokenization.json").read_text())
+GOLDEN = json.loads((GOLDEN_DIR / "tokenization.json").read_text())
 SENTENCES = ["Hello, world!", "This movie was absolutely WONDERFUL — I loved every minute of it."]
 
 

@@ -20,8 +20,9 @@ import pytest
 from vaderSentiment import vaderSentiment
 
 from contract.tasks import lexicon as server_lexicon
+from harness.catalog import GOLDEN
 
-GOLDEN_DIR = Path(__file__).parent / "data" / "golden"
+GOLDEN_DIR = GOLDEN
 GOLDEN = json.loads((GOLDEN_DIR / "lexicon.json").read_text(encoding="utf-8"))
 LEXICON = Path(vaderSentiment.__file__).with_name("vader_lexicon.txt")
 KEYS = ("neg", "neu", "pos", "compound")

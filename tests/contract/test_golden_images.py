@@ -12,7 +12,6 @@ import base64
 import json
 import tomllib
 import zlib
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,9 +21,11 @@ from PIL import Image
 from contract.tasks import IMAGE_TASKS
 from contract.tasks.image_classification import classify
 from contract.tasks.imaging import composite_on_black, premultiply, to_tensor
+from harness.catalog import GOLDEN as GOLDEN_DIR
+from harness.catalog import ROOT
 
-GOLDEN = Path(__file__).parent / "data" / "golden"
-CATALOG = Path(__file__).resolve().parents[1] / "models" / "catalog"
+GOLDEN = GOLDEN_DIR
+CATALOG = ROOT / "models" / "catalog"
 PREPROCESSING = json.loads((GOLDEN / "image_preprocessing.json").read_text())
 CLASSIFICATION = json.loads((GOLDEN / "image_classification.json").read_text())
 

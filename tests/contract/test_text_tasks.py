@@ -12,9 +12,10 @@ import pytest
 from contract.tasks import embeddings, text_classification
 from contract.tasks.assets import TaskAssets, load_assets
 from contract.tasks.tokenization import TextBatch
+from harness.catalog import GOLDEN as GOLDEN_DIR
 
 GOLDEN = json.loads(
-    (Path(__file__).parent / "data" / "golden" / "text_classification.json").read_text()
+    (GOLDEN_DIR / "text_classification.json").read_text()
 )
 POST = {
     "labels": ["negative", "positive"],
