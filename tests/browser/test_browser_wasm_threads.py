@@ -84,6 +84,30 @@ def test_library_runs_the_face_emotion_pipeline_like_the_server(page, site):
     assert _iou(result["faces"][0]["box"], server["faces"][0]["box"]) >= 0.9
 
 
+TASK_JS = """
+async () => {
+  const lib = await import('/lib/browserml.js');
+  const typed = await lib.loadModel('emotion', {task: 'image-classification'});
+  const ok = typed.manifest.task;
+  await typed.dispose();
+  try {
+    await lib.loadModel('emotion', {task: 'face-detection'});
+    return {ok, error: null};
+  } catch (err) {
+    return {ok, error: String(err), name: err.name};
+  }
+}
+"""
+
+
+def test_a_model_loaded_for_another_task_is_refused_with_what_it_is(page, site):
+    page.goto(f"{site.url}/?sw=off")
+    answer = page.evaluate(TASK_JS)
+    assert answer["ok"] == "image-classification"
+    assert answer["name"] == "InputError"
+    assert "emotion is a model for image-classification, not for face-detection" in answer["error"]
+
+
 def test_demo_faces_page_detects_faces_and_their_emotion(page, site, tmp_path):
     result = upload_to_demo(page, f"{site.url}/?sw=off#/faces", "faces", SAMPLES["face-detector"].png, tmp_path)
     server = server_predict(site.url, "face-detector", SAMPLES["face-detector"], result["variant"])

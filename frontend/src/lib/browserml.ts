@@ -29,7 +29,17 @@ import type { RunResult, WorkerApi, WorkerInput } from "../runtime/worker.js";
 import { type AssetRole, assetRoles } from "../tasks/assets.js";
 import { IMAGE_TASKS } from "../tasks/index.js";
 import type { PipelineManifest as GeneratedPipelineManifest } from "../tasks/pipeline.generated.js";
-import type { Asset, Manifest, Variant } from "../tasks/types.js";
+import type {
+  Asset,
+  EmbeddingsResult,
+  FaceDetectionResult,
+  ImageClassificationResult,
+  Manifest,
+  TaskName,
+  TextClassificationBatchResult,
+  TextClassificationResult,
+  Variant,
+} from "../tasks/types.js";
 
 export type { Progress } from "../runtime/artifacts.js";
 export type { Backend, BackendChoice } from "../runtime/backends.js";
@@ -46,6 +56,33 @@ export interface LoadOptions {
 
 export type ImageInput = HTMLImageElement | HTMLCanvasElement | ImageBitmap | ImageData | Blob | string | URL;
 export type TextInput = string | string[];
+
+/** What `run` takes, by task. */
+export interface TaskInputs {
+  "image-classification": ImageInput;
+  "face-detection": ImageInput;
+  "text-classification": TextInput;
+  embeddings: TextInput;
+}
+
+/** What `run` returns, by task (a list of texts gives the list form). */
+export interface TaskResults {
+  "image-classification": ImageClassificationResult;
+  "face-detection": FaceDetectionResult;
+  "text-classification": TextClassificationResult | TextClassificationBatchResult;
+  embeddings: EmbeddingsResult;
+}
+
+/** Where and how a result was computed; on every result, from the device or the server. */
+export interface RunInfo {
+  model: string;
+  version: number;
+  variant: string | null;
+  backend: Backend;
+  latency_ms: number;
+}
+
+export type RunResultOf<T extends TaskName> = TaskResults[T] & RunInfo;
 
 export interface RunOptions {
   /** Send this input to the server even if the model runs locally. */
@@ -88,8 +125,11 @@ function workerFor(candidate: Candidate, host: string): Promise<Comlink.Remote<W
   return remote;
 }
 
-/** A loaded model: `run` it, read where it runs, `dispose` it. */
-export class Model {
+/**
+ * A loaded model: `run` it, read where it runs, `dispose` it. `T` is its task when the
+ * caller named it (`loadModel(name, {task})`), which types `run`'s input and result.
+ */
+export class Model<T extends TaskName = TaskName> {
   backend: Backend;
   variant: string | null;
   threads: number;
@@ -135,7 +175,11 @@ export class Model {
   }
 
   /** The task result for `input`, with where and how fast it was computed. */
-  async run(input: ImageInput | TextInput, options: RunOptions = {}): Promise<Record<string, unknown>> {
+  async run(input: TaskInputs[T], options: RunOptions = {}): Promise<RunResultOf<T>> {
+    return (await this.runAny(input, options)) as unknown as RunResultOf<T>;
+  }
+
+  private async runAny(input: ImageInput | TextInput, options: RunOptions): Promise<Record<string, unknown>> {
     const isImage = IMAGE_TASKS.has(this.manifest.task);
     if (this.backend !== "server" && this.remote && !options.server) {
       try {
@@ -273,15 +317,26 @@ async function fetchKept<T>(url: string, name: string, what: string): Promise<T>
   return (await response.json()) as T;
 }
 
-/** Load `name` on the best backend this device offers (see the module comment). */
-export async function loadModel(name: string, options: LoadOptions = {}): Promise<Model> {
+/**
+ * Load `name` on the best backend this device offers (see the module comment). With
+ * `options.task` the model must be of that task (else an error says which it is), and
+ * `run` is typed for it: `(await loadModel("imagenet", {task: "image-classification"})).run(img)`
+ * resolves to an `ImageClassificationResult & RunInfo`.
+ */
+export async function loadModel<T extends TaskName = TaskName>(
+  name: string,
+  options: LoadOptions & { task?: T } = {},
+): Promise<Model<T>> {
   const host = hostOf(options);
   const manifest = await fetchManifest(host, name);
+  if (options.task !== undefined && manifest.task !== options.task) {
+    throw new InputError(`${name} is a model for ${manifest.task}, not for ${options.task}`);
+  }
   const device = await probeDevice();
   const plan = planBackends(manifest as Manifest, device, options.backend ?? "auto", options.variant);
   const reasons = [...plan.skipped];
   const made = (candidate: Candidate, remote: Comlink.Remote<WorkerApi> | null, loadMs = 0, fromCache = false) =>
-    new Model({
+    new Model<T>({
       manifest,
       device,
       host,
@@ -341,8 +396,8 @@ export interface PipelineOptions extends Omit<LoadOptions, "variant"> {
 export class Pipeline {
   constructor(
     readonly manifest: PipelineManifest,
-    readonly detector: Model,
-    readonly classifier: Model,
+    readonly detector: Model<"face-detection">,
+    readonly classifier: Model<"image-classification">,
   ) {}
 
   get name(): string {
@@ -353,9 +408,8 @@ export class Pipeline {
     const source = await toBitmap(input); // read once; each model gets its own copy
     try {
       const found = await this.detector.run(source);
-      const detections = (found["faces"] ?? []) as Array<Record<string, unknown> & { box: number[] }>;
       const faces = [];
-      for (const detection of detections) {
+      for (const detection of found.faces) {
         const crop = await cropBox(source, detection.box, this.manifest.crop.margin);
         faces.push({ ...detection, [this.manifest.attach_as]: await this.classifier.run(crop) });
       }
@@ -380,5 +434,11 @@ export async function loadPipeline(name: string, options: PipelineOptions = {}):
   const { model: get, ...loadOptions } = options;
   const load = get ?? ((model: string) => loadModel(model, loadOptions));
   const [detector, classifier] = await Promise.all([load(manifest.detector), load(manifest.classifier)]);
-  return new Pipeline(manifest, detector, classifier);
+  return new Pipeline(manifest, ofTask(detector, "face-detection"), ofTask(classifier, "image-classification"));
+}
+
+/** `model` typed as a model of `task`, after checking that it is one. */
+function ofTask<T extends TaskName>(model: Model, task: T): Model<T> {
+  if (model.manifest.task !== task) throw new Error(`${model.name} is a model for ${model.manifest.task}, not for ${task}`);
+  return model as unknown as Model<T>;
 }
