@@ -16,11 +16,16 @@ class ManifestError(ValueError):
 
 
 @cache
+def schema() -> dict[str, Any]:
+    """The manifest JSON Schema (read once)."""
+    return dict(json.loads(SCHEMA_PATH.read_text()))
+
+
+@cache
 def _validator() -> Any:
     import jsonschema
 
-    schema = json.loads(SCHEMA_PATH.read_text())
-    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    return jsonschema.Draft202012Validator(schema(), format_checker=jsonschema.FormatChecker())
 
 
 def validate_manifest(manifest: dict[str, Any]) -> None:

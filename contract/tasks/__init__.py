@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from contract.manifest import schema
 from contract.tasks import (
     embeddings,
     face_detection,
@@ -35,8 +36,11 @@ TASKS: dict[str, ModuleType] = {
     "embeddings": embeddings,
 }
 
-IMAGE_TASKS = frozenset({"image-classification", "face-detection"})
-TEXT_TASKS = frozenset({"text-classification", "embeddings"})
+# What each task takes, from the manifest schema (``x-task-inputs``): said there once, for
+# Python and for the browser (frontend/scripts/manifest_types.mjs generates TASK_INPUTS).
+TASK_INPUTS: dict[str, str] = dict(schema()["x-task-inputs"])
+IMAGE_TASKS = frozenset(task for task, kind in TASK_INPUTS.items() if kind == "image")
+TEXT_TASKS = frozenset(task for task, kind in TASK_INPUTS.items() if kind == "text")
 
 
 def task_module(task: str) -> ModuleType:

@@ -24,7 +24,15 @@ const SCHEMAS = join(REPO, "contract", "schemas");
 const COMMAND = "cd frontend && npm run types";
 // Each schema of the contract and the TypeScript it becomes (root type name, file).
 const TARGETS = [
-  { schema: join(SCHEMAS, "manifest.schema.json"), root: "Manifest", output: join(FRONTEND, "src", "tasks", "manifest.generated.ts") },
+  {
+    schema: join(SCHEMAS, "manifest.schema.json"),
+    root: "Manifest",
+    output: join(FRONTEND, "src", "tasks", "manifest.generated.ts"),
+    // Facts the schema states for code, not for validation: what each task takes.
+    constants: (schema) =>
+      `\n/** What each task takes (the schema's x-task-inputs). */\n` +
+      `export const TASK_INPUTS = ${JSON.stringify(schema["x-task-inputs"])} as const satisfies Record<TaskName, "image" | "text">;\n`,
+  },
   { schema: join(SCHEMAS, "pipeline.schema.json"), root: "PipelineManifest", output: join(FRONTEND, "src", "tasks", "pipeline.generated.ts") },
 ];
 
@@ -81,10 +89,12 @@ function typescriptView(node) {
   return out;
 }
 
-async function generate({ schema, root }) {
-  const parsed = typescriptView(JSON.parse(readFileSync(schema, "utf8")));
+async function generate({ schema, root, constants }) {
+  const raw = JSON.parse(readFileSync(schema, "utf8"));
+  const parsed = typescriptView(raw);
   // A root's title is a phrase ("browserml model manifest"); the type is `root`.
-  return compile({ ...parsed, title: root }, root, { ...OPTIONS, bannerComment: banner(schema), cwd: dirname(schema) });
+  const types = await compile({ ...parsed, title: root }, root, { ...OPTIONS, bannerComment: banner(schema), cwd: dirname(schema) });
+  return constants ? types + constants(raw) : types;
 }
 
 async function main(args) {

@@ -19,6 +19,7 @@
  */
 
 import * as embeddings from "./embeddings.js";
+import { TASK_INPUTS } from "./manifest.generated.js";
 import * as faceDetection from "./face_detection.js";
 import * as imageClassification from "./image_classification.js";
 import type { Letterbox } from "./imaging.js";
@@ -63,8 +64,11 @@ export const TASKS: Readonly<TaskModules> = Object.freeze({
   embeddings,
 });
 
-export const IMAGE_TASKS: ReadonlySet<TaskName> = new Set(["image-classification", "face-detection"]);
-export const TEXT_TASKS: ReadonlySet<TaskName> = new Set(["text-classification", "embeddings"]);
+const tasksTaking = (kind: "image" | "text"): ReadonlySet<TaskName> =>
+  new Set((Object.keys(TASK_INPUTS) as TaskName[]).filter((task) => TASK_INPUTS[task] === kind));
+/** Tasks by what they take: from the schema (x-task-inputs), as contract/tasks/__init__.py reads it. */
+export const IMAGE_TASKS = tasksTaking("image");
+export const TEXT_TASKS = tasksTaking("text");
 
 /** The module implementing `task`; throws naming the known tasks. */
 export function taskModule<T extends TaskName>(task: T): TaskModules[T];

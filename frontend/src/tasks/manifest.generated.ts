@@ -292,3 +292,6 @@ export interface SelfCheckVariant {
   atol: number[];
   measured_native_vs_wasm?: number[];
 }
+
+/** What each task takes (the schema's x-task-inputs). */
+export const TASK_INPUTS = {"image-classification":"image","face-detection":"image","text-classification":"text","embeddings":"text"} as const satisfies Record<TaskName, "image" | "text">;

@@ -16,6 +16,7 @@ describe("TASKS", () => {
   it("has one module per task of the manifest schema", () => {
     expect(Object.keys(TASKS).sort()).toEqual([...SCHEMA.properties.task.enum].sort());
     expect(new Set([...IMAGE_TASKS, ...TEXT_TASKS])).toEqual(new Set(Object.keys(TASKS)));
+    expect([...IMAGE_TASKS].filter((t) => TEXT_TASKS.has(t))).toEqual([]);
   });
 
   it("gives every module prepare and finish", () => {
