@@ -10,14 +10,15 @@ DIST   := frontend/dist/index.html
 FRONTEND_SOURCES := $(shell find frontend/src -type f) frontend/index.html frontend/vite.config.ts frontend/tsconfig.json
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test setup models frontend chromium lint lock clean
+.PHONY: run test setup models frontend chromium redis lint lock clean
 
 run: models frontend
 	$(BIN)/browserml models list
 	$(BIN)/browserml serve --host 127.0.0.1 --port 8000
 
-test: models frontend chromium
-	$(BIN)/python -m ruff check app convert tests bench
+test: models frontend chromium redis
+	$(BIN)/python -m ruff check app contract convert cli tests bench harness
+	$(BIN)/python -m mypy
 	cd frontend && npm run --silent types:check && npm run --silent typecheck && npm test --silent
 	$(BIN)/python -m pytest -q
 
@@ -50,8 +51,14 @@ chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 
+# The Redis tests start Debian's redis-server on a free port (the host itself needs no Redis).
+redis:
+	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server; }
+
 lint: $(STAMP)
-	$(BIN)/python -m ruff check app convert tests bench
+	$(BIN)/python -m ruff check app contract convert cli tests bench harness
+	$(BIN)/python -m mypy
 
 # Refresh the constraints from the current venv (after changing pyproject.toml).
 lock: $(STAMP)

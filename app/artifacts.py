@@ -38,8 +38,8 @@ def artifact(name: str, version: str, file: str) -> Response:
         raise ApiError(403, f"{name} is server-only: its weights are not served. "
                             f"Use POST /api/v1/models/{name}/predict instead.")
     if item.kind == "weights" and not item.passed:
-        raise ApiError(404, f"{file} of {name} v{model.version} did not pass its gates in the browser and is not served; "
-                            f"see /models/{name}/{model.version}/report.md.")
+        raise ApiError(404, f"{file} of {name} v{model.version} did not pass its gates in the browser "
+                            f"and is not served; see /models/{name}/{model.version}/report.md.")
     suffix = "." + file.rsplit(".", 1)[-1] if "." in file else ""
     response = send_file(
         item.path,

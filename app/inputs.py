@@ -89,7 +89,7 @@ def decode_image(data: bytes, max_pixels: int, min_side: int) -> Image.Image:
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            image = Image.open(io.BytesIO(data))
+            image: Image.Image = Image.open(io.BytesIO(data))
         except UnidentifiedImageError:
             raise ApiError(415, f"the upload is not an image this server reads ({', '.join(IMAGE_FORMATS)}).") from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):

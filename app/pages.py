@@ -56,7 +56,8 @@ def frontend_file(file: str, folder: str) -> Response:
     dist = _dist()
     if not dist.is_dir():
         raise ApiError(404, f"no such file {file!r}: the frontend is not built (run: make run).")
-    if folder == "ort" and "gzip" in request.accept_encodings and (dist / f"{file}.gz").is_file():
+    # The ignore: werkzeug's Accept.__contains__ takes a value name ("gzip"), not a (value, quality) item.
+    if folder == "ort" and "gzip" in request.accept_encodings and (dist / f"{file}.gz").is_file():  # type: ignore[comparison-overlap]
         response = _precompressed(dist, file)
     else:
         response = send_from_directory(dist, file, max_age=0)

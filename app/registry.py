@@ -205,7 +205,9 @@ def _load_version(manifest_path: Path) -> ModelVersion:
     artifacts: dict[str, Artifact] = {}
     for entry, kind in named_files(manifest):
         passed = passes_in_browser(entry) if kind == "weights" else True
-        artifacts[entry["file"]] = Artifact(entry["file"], inside(directory, entry["file"]), entry["sha256"], kind, passed)
+        artifacts[entry["file"]] = Artifact(
+            entry["file"], inside(directory, entry["file"]), entry["sha256"], kind, passed
+        )
     for name in META_FILES:
         path = directory / name
         if path.is_file():

@@ -66,7 +66,7 @@ def live() -> dict[str, Any]:
 
 
 @bp.get("/health/ready")
-def ready() -> Response:
+def ready() -> Response | tuple[Response, int]:
     """Ready when every model's default version has a server variant loaded and self-checked
     (loading it if needed). The body names each model's variant and any variant refused here."""
     state = host_state()

@@ -230,8 +230,8 @@ def native_block(cases: list[Case], threads: int, warmup: int, runs: int) -> Non
     key = f"native {threads}t"
     for case in cases:
         print(f"  native {threads}t: {case.name} {case.variant}", file=sys.stderr, flush=True)
-        sample: Any = (decode_image(case.sample.png, DEFAULTS["MAX_IMAGE_PIXELS"], DEFAULTS["MIN_IMAGE_SIDE"]) if case.sample.is_image
-                       else list(case.sample.texts))
+        sample: Any = (decode_image(case.sample.png, DEFAULTS["MAX_IMAGE_PIXELS"], DEFAULTS["MIN_IMAGE_SIDE"])
+                       if case.sample.is_image else list(case.sample.texts))
         task = task_module(case.model.task)
         manifest, assets = case.model.manifest, case.model.assets
         names = [o["name"] for o in manifest["outputs"]]

@@ -106,7 +106,8 @@ def bench_model(http: requests.Session, url: str, registry: Registry, pool: Sess
     first = call_http()  # tells which version and variant the server runs
     model = registry.resolve(name, first["version"])
     variant = first["variant"]
-    sample: Any = decode_image(payload, DEFAULTS["MAX_IMAGE_PIXELS"], DEFAULTS["MIN_IMAGE_SIDE"]) if model.task in IMAGE_TASKS else SENTENCE
+    sample: Any = (decode_image(payload, DEFAULTS["MAX_IMAGE_PIXELS"], DEFAULTS["MIN_IMAGE_SIDE"])
+                   if model.task in IMAGE_TASKS else SENTENCE)
     feeds, _ = task_module(model.task).prepare(sample, model.manifest, model.assets)
 
     session = ort.InferenceSession(str(model.artifacts[variant].path), session_options(pool.threads),

@@ -93,7 +93,9 @@ def _models_list(args: argparse.Namespace) -> int:
         for v in m["variants"]:
             passed = [b for b in v["backends"] if passes(v, b)]
             picked = [b for b, file in m["recommended"].items() if file == v["file"]]
-            notes = ([f"recommended: {', '.join(picked)}"] if picked else []) + [f"rejected {r}" for r in gate_reasons(v)]
+            notes = ([f"recommended: {', '.join(picked)}"] if picked else []) + [
+                f"rejected {r}" for r in gate_reasons(v)
+            ]
             print(
                 f"{m['name']:<15} {m['version']:>3}  {m['task']:<20} {v['file']:<17} {v['bytes']:>12,}  "
                 f"{','.join(passed) or 'nowhere':<20} {'; '.join(notes)}"

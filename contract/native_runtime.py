@@ -36,7 +36,8 @@ def session_options(threads: int = 0) -> Any:
 @cache
 def cpu() -> dict[str, Any]:
     """This machine's CPU model and the flags that decide ONNX Runtime's int8 kernels."""
-    model, flags = "", set()
+    model = ""
+    flags: set[str] = set()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
             for line in handle:

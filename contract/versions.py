@@ -69,5 +69,7 @@ def check_intact(version_dir: Path) -> dict[str, Any]:
             raise ManifestError(f"{entry['file']} is {path.stat().st_size} bytes, the manifest says {entry['bytes']}")
         actual = sha256_file(path)
         if actual != entry["sha256"]:
-            raise ManifestError(f"{entry['file']} has sha256 {actual[:12]}..., the manifest says {entry['sha256'][:12]}...")
+            raise ManifestError(
+                f"{entry['file']} has sha256 {actual[:12]}..., the manifest says {entry['sha256'][:12]}..."
+            )
     return manifest

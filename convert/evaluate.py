@@ -61,7 +61,9 @@ def _best_iou(box: list[float], boxes: list[list[float]]) -> float:
     return max((box_iou(box, other) for other in boxes), default=0.0)
 
 
-def task_metrics(outputs: list[list[np.ndarray]], prepared: list[Prepared], manifest: Mapping[str, Any]) -> dict[str, float]:
+def task_metrics(
+    outputs: list[list[np.ndarray]], prepared: list[Prepared], manifest: Mapping[str, Any]
+) -> dict[str, float]:
     """Metrics of one model's outputs against ground truth (what a user would judge)."""
     task = manifest["task"]
     module = task_module(task)
@@ -69,9 +71,13 @@ def task_metrics(outputs: list[list[np.ndarray]], prepared: list[Prepared], mani
     metrics: dict[str, float] = {}
     if task == "face-detection":
         with_faces = [(r, p) for r, p in zip(results, prepared) if p.sample.truth.get("boxes")]
-        without = [(r, p) for r, p in zip(results, prepared) if "boxes" in p.sample.truth and not p.sample.truth["boxes"]]
+        without = [
+            (r, p) for r, p in zip(results, prepared) if "boxes" in p.sample.truth and not p.sample.truth["boxes"]
+        ]
         if with_faces:
-            ious = [_best_iou(t, [f["box"] for f in r["faces"]]) for r, p in with_faces for t in p.sample.truth["boxes"]]
+            ious = [
+                _best_iou(t, [f["box"] for f in r["faces"]]) for r, p in with_faces for t in p.sample.truth["boxes"]
+            ]
             metrics["truth_iou_min"] = min(ious)
         if without:
             metrics["false_positives"] = float(sum(len(r["faces"]) for r, _ in without))
@@ -93,7 +99,11 @@ def agreement_metrics(
 ) -> dict[str, float]:
     """How closely a variant follows the source model, output by output and result by result."""
     task = manifest["task"]
-    diffs = [float(np.max(np.abs(r.astype(np.float64) - v.astype(np.float64)))) for ro, vo in zip(reference, variant) for r, v in zip(ro, vo)]
+    diffs = [
+        float(np.max(np.abs(r.astype(np.float64) - v.astype(np.float64))))
+        for ro, vo in zip(reference, variant)
+        for r, v in zip(ro, vo)
+    ]
     metrics = {"max_abs_diff": max(diffs)}
     first_ref = [ro[0].reshape(len(ro[0]), -1) for ro in reference]
     first_var = [vo[0].reshape(len(vo[0]), -1) for vo in variant]

@@ -85,7 +85,9 @@ def recommend(variants: list[dict[str, Any]], client: Mapping[str, Any]) -> dict
         ]
         if backend in prefer:
             order = tuple(prefer[backend])
-            fits.sort(key=lambda v: (order.index(v["precision"]) if v["precision"] in order else len(order), v["bytes"]))
+            fits.sort(
+                key=lambda v: (order.index(v["precision"]) if v["precision"] in order else len(order), v["bytes"])
+            )
         elif backend == "webgpu":
             fits.sort(key=lambda v: (WEBGPU_PREFERENCE.index(v["precision"]), v["bytes"]))
         else:

@@ -90,7 +90,11 @@ def _input_second_moments(
                 kernel = tuple(weights[node.input[1]].dims[2:])
                 strides = attrs.get("strides", [1, 1])
                 pads = attrs.get("pads", [0, 0, 0, 0])  # top, left, bottom, right
-                assert len(kernel) == 2 and attrs.get("dilations", [1, 1]) == [1, 1] and attrs.get("auto_pad", b"NOTSET") in (b"NOTSET", "NOTSET")
+                assert (
+                    len(kernel) == 2
+                    and attrs.get("dilations", [1, 1]) == [1, 1]
+                    and attrs.get("auto_pad", b"NOTSET") in (b"NOTSET", "NOTSET")
+                )
                 group = attrs.get("group", 1)
                 moment, count = 0, 0
                 for image in x:  # (C, H, W)

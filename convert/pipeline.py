@@ -132,10 +132,10 @@ def convert_model(recipe: Recipe, root: Path, models_dir: Path, force: bool = Fa
             source = load_source(recipe)
         with print_.step("optimise the fp32 graph"):
             fp32 = variants.optimize_fp32(source.model)
-        assets = dict(source.assets)
+        asset_files = dict(source.assets)
         for asset, spec in recipe.assets.items():
-            assets[asset] = package_file(spec["package"], spec["module"], spec["file"])
-        for asset, path in assets.items():
+            asset_files[asset] = package_file(spec["package"], spec["module"], spec["file"])
+        for asset, path in asset_files.items():
             shutil.copyfile(path, work / asset)
         base = contract(recipe, resolve_labels(recipe))
         assets = load_assets(base, work)
@@ -161,7 +161,9 @@ def convert_model(recipe: Recipe, root: Path, models_dir: Path, force: bool = Fa
         measured: list[Measured] = []
         with print_.step("evaluate every variant against the source model, natively and in ORT Web's WASM"):
             for precision, model in built.items():
-                measured.append(_evaluate_variant(precision, model, recipe, work, evaluation, reference, eval_manifest, print_))
+                measured.append(
+                    _evaluate_variant(precision, model, recipe, work, evaluation, reference, eval_manifest, print_)
+                )
         entries = [m.entry for m in measured]
         with print_.step("apply the gates per backend and pick a variant per backend"):
             for entry in entries:
@@ -169,8 +171,13 @@ def convert_model(recipe: Recipe, root: Path, models_dir: Path, force: bool = Fa
                 passed = [b for b in entry["gates"] if passes(entry, b)]
                 status = f"passes on {', '.join(passed)}" if passed else "REJECTED everywhere"
                 reasons = gate_reasons(entry)
-                print_.note(f"{entry['file']}: {entry['bytes']:,} bytes, {status}" + (f" ({'; '.join(reasons)})" if reasons else ""))
-            check = selfcheck.build(work, [p.feeds for p in evaluation], [(m.entry, m.native, m.wasm) for m in measured])
+                print_.note(
+                    f"{entry['file']}: {entry['bytes']:,} bytes, {status}"
+                    + (f" ({'; '.join(reasons)})" if reasons else "")
+                )
+            check = selfcheck.build(
+                work, [p.feeds for p in evaluation], [(m.entry, m.native, m.wasm) for m in measured]
+            )
             check.update(bytes=(work / check["file"]).stat().st_size, sha256=sha256_file(work / check["file"]))
         version = next_version(models_dir, recipe.name)
         manifest = _manifest(recipe, version, fp, source, base, entries, calibration, evaluation, source_metrics, work)
@@ -270,7 +277,11 @@ def _metrics(
 
 
 def _max_abs_diff(a: list[list[np.ndarray]], b: list[list[np.ndarray]]) -> float:
-    return max(float(np.max(np.abs(x.astype(np.float64) - y.astype(np.float64)))) for xs, ys in zip(a, b) for x, y in zip(xs, ys))
+    return max(
+        float(np.max(np.abs(x.astype(np.float64) - y.astype(np.float64))))
+        for xs, ys in zip(a, b)
+        for x, y in zip(xs, ys)
+    )
 
 
 def _manifest(
@@ -312,7 +323,8 @@ def _manifest(
         "client": client,
         "fallback": dict(recipe.fallback),
         "assets": [
-            {"file": a, "bytes": (work / a).stat().st_size, "sha256": sha256_file(work / a)} for a in sorted(set(source.assets) | set(recipe.assets))
+            {"file": a, "bytes": (work / a).stat().st_size, "sha256": sha256_file(work / a)}
+            for a in sorted(set(source.assets) | set(recipe.assets))
         ],
         "evaluation": {
             "calibration": {**recipe.data["calibration"], "samples": len(calibration)},

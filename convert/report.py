@@ -33,12 +33,16 @@ def write_report(manifest: dict[str, Any], out_dir: Path) -> None:
         f" licence {manifest['licence']}.",
         f"Evaluated on {manifest['evaluation']['evaluation']['samples']} samples of "
         f"`{manifest['evaluation']['evaluation']['dataset']}`; calibrated on "
-        f"{manifest['evaluation']['calibration']['samples']} samples of `{manifest['evaluation']['calibration']['dataset']}`.",
+        f"{manifest['evaluation']['calibration']['samples']} samples of "
+        f"`{manifest['evaluation']['calibration']['dataset']}`.",
         f"Converted on {host.get('model', '?')} ({' '.join(host.get('flags', [])) or 'no AVX2'}).",
         "",
         "![size, faithfulness and latency per variant](report.png)",
     ]
-    for runtime, title in (("server", "the server (native ONNX Runtime)"), ("wasm", "the browser (ONNX Runtime Web, WASM)")):
+    for runtime, title in (
+        ("server", "the server (native ONNX Runtime)"),
+        ("wasm", "the browser (ONNX Runtime Web, WASM)"),
+    ):
         measured = [v for v in variants if runtime in v["evaluations"]]
         if not measured:
             continue
@@ -67,7 +71,12 @@ def write_report(manifest: dict[str, Any], out_dir: Path) -> None:
             )
     source_metrics = manifest["evaluation"]["source_metrics"]
     if source_metrics:
-        lines += ["", "Source model on the same data: " + ", ".join(f"{k} {_fmt(v)}" for k, v in sorted(source_metrics.items())) + "."]
+        lines += [
+            "",
+            "Source model on the same data: "
+            + ", ".join(f"{k} {_fmt(v)}" for k, v in sorted(source_metrics.items()))
+            + ".",
+        ]
     lines += ["", "## Recommended", ""]
     lines += [f"- {backend}: {file or 'none (server fallback)'}" for backend, file in manifest["recommended"].items()]
     costs = [(v["file"], wasm_cost_ms(v)) for v in variants if passes(v, "wasm")]
@@ -107,7 +116,8 @@ def _plot(manifest: dict[str, Any], path: Path) -> None:
         axes[1].bar(names, values, color=colours)
         axes[1].set_title(f"{headline} vs source (browser)")
         axes[1].set_ylim(max(0.0, min(min(values), 1.0) - 0.05), 1.005)
-    axes[2].bar(names, [v["evaluations"].get("wasm", {}).get("latency_ms", {}).get("threads_1") or 0.0 for v in variants],
+    axes[2].bar(names, [v["evaluations"].get("wasm", {}).get("latency_ms", {}).get("threads_1") or 0.0
+                        for v in variants],
                 color=colours, label="ORT Web WASM")
     axes[2].bar(names, [v["evaluations"]["server"]["latency_ms"].get("threads_1", 0.0) for v in variants],
                 color="none", edgecolor="black", label="native")

@@ -58,14 +58,17 @@ def build(
         for index in range(outputs):
             scale = max(float(np.max(np.abs(reference[s][index]), initial=0.0)) for s in range(count))
             diff = 0.0 if wasm is None else max(
-                float(np.max(np.abs(native[s][index].astype(np.float64) - wasm[s][index].astype(np.float64)), initial=0.0))
+                float(np.max(np.abs(native[s][index].astype(np.float64) - wasm[s][index].astype(np.float64)),
+                             initial=0.0))
                 for s in range(len(native))
             )
             measured_diff.append(diff)
             atol.append(float(f"{max(SAFETY * diff, RELATIVE_FLOOR[entry['precision']] * max(scale, 1.0)):.3g}"))
         for sample in range(count):
             for index in range(outputs):
-                arrays[selfcheck.expected_key(entry["file"], sample, index)] = np.ascontiguousarray(reference[sample][index])
+                arrays[selfcheck.expected_key(entry["file"], sample, index)] = np.ascontiguousarray(
+                    reference[sample][index]
+                )
         variants[entry["file"]] = {
             "reference": "wasm" if wasm is not None else "server",
             "atol": atol,
@@ -73,5 +76,6 @@ def build(
         }
     path = work / selfcheck.FILE
     with path.open("wb") as handle:
-        np.savez_compressed(handle, **arrays)
+        # allow_pickle is numpy's default, passed so that **arrays can only fill array names.
+        np.savez_compressed(handle, allow_pickle=True, **arrays)
     return {"file": selfcheck.FILE, "samples": count, "variants": variants}

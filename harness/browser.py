@@ -144,7 +144,9 @@ def _assert_labels(got: dict[str, Any], want: dict[str, Any], where: str, tol: f
     assert got["uncertain"] == want["uncertain"], f"{where}: uncertain differs"
 
 
-def assert_agrees(got: dict[str, Any], want: dict[str, Any], where: str = "result", tol: float = SCORE_TOLERANCE) -> None:
+def assert_agrees(
+    got: dict[str, Any], want: dict[str, Any], where: str = "result", tol: float = SCORE_TOLERANCE
+) -> None:
     """Browser result ``got`` agrees with server result ``want`` under the stated tolerances."""
     if "results" in want:
         assert len(got["results"]) == len(want["results"])
@@ -250,5 +252,7 @@ def check_demo_pages(page, base_url: str, query: str, tmp_path) -> dict[str, dic
 
     crop = face_crop(Image.open(io.BytesIO(samples["face-detector"].png)), faces["faces"][0]["box"])
     want = server_predict(base_url, "emotion", Sample("emotion", png=_png(crop)), emotion_variant)
-    assert_agrees(out["emotion"], want, "demo emotion", tolerance_for(manifest_of(base_url, "emotion"), emotion_variant))
+    assert_agrees(
+        out["emotion"], want, "demo emotion", tolerance_for(manifest_of(base_url, "emotion"), emotion_variant)
+    )
     return out

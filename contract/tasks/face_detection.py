@@ -312,7 +312,7 @@ def detect(
     detections, scores = decode(regressors, classificators, anchors, post)
     merged = weighted_nms(detections, scores, float(setting(post, "min_suppression_threshold")))
     in_h, in_w = float(input_size[0]), float(input_size[1])
-    faces = []
+    faces: list[dict[str, Any]] = []
     for points, score in merged:
         src = [letterbox.to_source(float(x) * in_w, float(y) * in_h) for x, y in points]
         (x0, y0), (x1, y1) = src[0], src[1]

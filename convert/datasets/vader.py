@@ -119,7 +119,10 @@ def _ground_truth(archive: Path) -> dict[str, bytes]:
         for info in inner.getmembers():
             name = Path(info.name).name
             if name in DOMAINS.values():
-                files[name] = inner.extractfile(info).read()
+                handle = inner.extractfile(info)
+                if handle is None:
+                    raise ConversionError(f"{archive}: {info.name} is not a regular file")
+                files[name] = handle.read()
     return files
 
 

@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -69,21 +70,31 @@ def load_source(recipe: Recipe) -> SourceModel:
     """Convert the recipe's source to ONNX and return it with its reference runner."""
     fmt = recipe.source["format"]
     if fmt == "tflite":
-        from convert.sources import tflite as module
-    elif fmt == "keras":
-        from convert.sources import keras as module  # type: ignore[no-redef]
-    elif fmt == "pytorch":
-        from convert.sources import pytorch as module  # type: ignore[no-redef]
-    elif fmt == "sklearn":
-        from convert.sources import sklearn as module  # type: ignore[no-redef]
-    elif fmt == "onnx":
-        from convert.sources import onnx_passthrough as module  # type: ignore[no-redef]
-    else:
-        from convert.sources import compose as module  # type: ignore[no-redef]
-    return module.load(recipe)
+        from convert.sources import tflite
+
+        return tflite.load(recipe)
+    if fmt == "keras":
+        from convert.sources import keras
+
+        return keras.load(recipe)
+    if fmt == "pytorch":
+        from convert.sources import pytorch
+
+        return pytorch.load(recipe)
+    if fmt == "sklearn":
+        from convert.sources import sklearn
+
+        return sklearn.load(recipe)
+    if fmt == "onnx":
+        from convert.sources import onnx_passthrough
+
+        return onnx_passthrough.load(recipe)
+    from convert.sources import compose
+
+    return compose.load(recipe)
 
 
-def resolve_callable(spec: str, where: str) -> Callable[..., object]:
+def resolve_callable(spec: str, where: str) -> Callable[..., Any]:
     """Import ``"package.module:function"`` named by a recipe field."""
     import importlib
 
@@ -91,4 +102,6 @@ def resolve_callable(spec: str, where: str) -> Callable[..., object]:
     try:
         return getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as err:
-        raise ConversionError(f"{where} is {spec!r}, which cannot be imported ({err}); use 'module:function'.") from None
+        raise ConversionError(
+            f"{where} is {spec!r}, which cannot be imported ({err}); use 'module:function'."
+        ) from None

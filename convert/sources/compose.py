@@ -4,8 +4,9 @@ model and sees text in, probabilities out.
 
 Recipe fields: ``source.embedder`` (the recipe whose model comes first) and
 ``source.trainer`` ("module:function" taking the embedder module and the tokenizer,
-loaded with the recipe's ``preprocess.max_length``, returning a fitted classifier), ``source.head`` ("module:function" turning
-that classifier into an ONNX graph from ``embedding`` to ``probabilities``).
+loaded with the recipe's ``preprocess.max_length``, returning a fitted classifier),
+``source.head`` ("module:function" turning that classifier into an ONNX graph from
+``embedding`` to ``probabilities``).
 """
 
 from __future__ import annotations

@@ -24,11 +24,17 @@ def example_inputs(inputs: list[TensorSpec], dynamic_size: int = 2) -> tuple[Any
     for spec in inputs:
         shape = [d if isinstance(d, int) else dynamic_size for d in spec.shape]
         dtype = getattr(torch, _TORCH_DTYPES[spec.dtype])
-        tensors.append(torch.ones(shape, dtype=dtype) if dtype != torch.float32 else torch.rand(shape, generator=torch.Generator().manual_seed(0)))
+        tensors.append(
+            torch.ones(shape, dtype=dtype)
+            if dtype != torch.float32
+            else torch.rand(shape, generator=torch.Generator().manual_seed(0))
+        )
     return tuple(tensors)
 
 
-def torch_to_onnx(module: Any, inputs: list[TensorSpec], outputs: list[TensorSpec], opset: int = OPSET) -> onnx.ModelProto:
+def torch_to_onnx(
+    module: Any, inputs: list[TensorSpec], outputs: list[TensorSpec], opset: int = OPSET
+) -> onnx.ModelProto:
     """Export ``module`` with the recipe's names; named dims become dynamic axes."""
     import torch
 
@@ -40,7 +46,8 @@ def torch_to_onnx(module: Any, inputs: list[TensorSpec], outputs: list[TensorSpe
         torch.onnx.export(
             module,
             example_inputs(inputs),
-            buffer,
+            # The ignore: torch annotates ``f`` as a path, but the TorchScript exporter writes to file objects too.
+            buffer,  # type: ignore[arg-type]
             input_names=[t.name for t in inputs],
             output_names=[t.name for t in outputs],
             dynamic_axes={k: v for k, v in dynamic_axes.items() if v},
@@ -81,5 +88,7 @@ def load(recipe: Recipe) -> SourceModel:
     files = [weights] if weights.is_file() else sorted(p for p in weights.glob("*.safetensors"))
     assets = {}
     if "tokenizer" in recipe.source:  # shipped beside the variants for the browser and the server
-        assets["tokenizer.json"] = package_file(recipe.source["package"], recipe.source["module"], recipe.source["tokenizer"])
+        assets["tokenizer.json"] = package_file(
+            recipe.source["package"], recipe.source["module"], recipe.source["tokenizer"]
+        )
     return SourceModel(model, torch_reference(module, [t.name for t in recipe.inputs]), "pytorch", files, assets)

@@ -52,5 +52,7 @@ def fit_estimator(recipe: Recipe) -> Any:
 
 def load(recipe: Recipe) -> SourceModel:
     estimator = fit_estimator(recipe)
-    model = rename_io(sklearn_to_onnx(estimator, recipe.inputs), [t.name for t in recipe.inputs], [t.name for t in recipe.outputs])
+    model = rename_io(
+        sklearn_to_onnx(estimator, recipe.inputs), [t.name for t in recipe.inputs], [t.name for t in recipe.outputs]
+    )
     return SourceModel(model, sklearn_reference(estimator, recipe.inputs[0].name), "scikit-learn", [])

@@ -40,7 +40,9 @@ class TFLiteReference:
             for detail, name in zip(self.interpreter.get_input_details(), self.input_names):
                 self.interpreter.set_tensor(detail["index"], feeds[name][b : b + 1])
             self.interpreter.invoke()
-            outputs.append([self.interpreter.get_tensor(d["index"]).copy() for d in self.interpreter.get_output_details()])
+            outputs.append(
+                [self.interpreter.get_tensor(d["index"]).copy() for d in self.interpreter.get_output_details()]
+            )
         return [np.concatenate(parts) for parts in zip(*outputs)]
 
 

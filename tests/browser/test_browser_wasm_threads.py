@@ -121,7 +121,8 @@ def test_demo_text_page_sentiment_similarity_and_search(page, site):
     page.fill("[data-testid=text-input]", "The service was slow and the food was cold. Never again.")
     page.wait_for_function(
         "() => document.querySelector('[data-testid=text-result]')?.dataset.result?.includes('Never') === false"
-        " && JSON.parse(document.querySelector('[data-testid=text-result]').dataset.result).labels[0].label === 'negative'",
+        " && JSON.parse(document.querySelector('[data-testid=text-result]').dataset.result)"
+        ".labels[0].label === 'negative'",
         timeout=120_000,
     )
     sentiment = js_result(page, "[data-testid=text-result]")

@@ -8,7 +8,11 @@ from typing import Any
 from contract.manifest import server_preference
 from convert.gates import judge, judge_backends, recommend
 
-GATES = {"max_bytes": {"fp32": 1000, "int8": 300, "fp16": 500}, "min": {"top1_agreement": 0.98}, "max": {"false_positives": 0}}
+GATES = {
+    "max_bytes": {"fp32": 1000, "int8": 300, "fp16": 500},
+    "min": {"top1_agreement": 0.98},
+    "max": {"false_positives": 0},
+}
 ALL = ["webgpu", "wasm", "server"]
 
 
@@ -22,8 +26,10 @@ def variant(
     return {
         "file": f"model.{precision}.onnx", "precision": precision, "bytes": size, "backends": backends,
         "evaluations": {
-            "server": {"runtime": "native", "metrics": {"top1_agreement": agreement}, "latency_ms": {"threads_1": server_ms}},
-            "wasm": {"runtime": "wasm", "metrics": {"top1_agreement": agreement if wasm_agreement is None else wasm_agreement},
+            "server": {"runtime": "native", "metrics": {"top1_agreement": agreement},
+                       "latency_ms": {"threads_1": server_ms}},
+            "wasm": {"runtime": "wasm",
+                     "metrics": {"top1_agreement": agreement if wasm_agreement is None else wasm_agreement},
                      "latency_ms": {"threads_1": wasm_ms}},
         },
         "gates": {b: {"passed": passed.get(b, False), "reasons": []} for b in backends},

@@ -97,7 +97,9 @@ def test_broken_toml_says_fix_the_syntax(tmp_path: Path, root: Path) -> None:
 
 
 def test_assets_name_a_file_in_a_package(tmp_path: Path, root: Path) -> None:
-    good = valid_recipe() + '[assets."lexicon.txt"]\npackage = "vaderSentiment"\nmodule = "vaderSentiment"\nfile = "vader_lexicon.txt"\n'
+    good = valid_recipe() + (
+        '[assets."lexicon.txt"]\npackage = "vaderSentiment"\nmodule = "vaderSentiment"\nfile = "vader_lexicon.txt"\n'
+    )
     assert load_recipe(write_recipe(tmp_path, good), root).assets["lexicon.txt"]["package"] == "vaderSentiment"
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()

@@ -30,7 +30,9 @@ def direct(app, name: str, sample, variant: str | None = None) -> dict:
     """What contract.tasks + ONNX Runtime give in-process, without the host."""
     model = app.extensions["browserml"].registry.resolve(name)
     file = variant or model.server_candidates[0]
-    session = ort.InferenceSession(str(model.artifacts[file].path), session_options(), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        str(model.artifacts[file].path), session_options(), providers=["CPUExecutionProvider"]
+    )
     task = task_module(model.task)
     feeds, context = task.prepare(sample, model.manifest, model.assets)
     outputs = session.run([o["name"] for o in model.manifest["outputs"]], feeds)
@@ -148,7 +150,9 @@ def test_a_variant_can_be_chosen_and_a_rejected_one_is_refused(app, client, phot
     target = tmp_path / "face-detector" / str(model.version)
     shutil.copytree(model.directory, target)
     manifest = json.loads((target / "manifest.json").read_text())
-    manifest["variants"][0]["gates"]["server"] = {"passed": False, "reasons": ["box_iou_min 0.5 is under the floor 0.9"]}
+    manifest["variants"][0]["gates"]["server"] = {
+        "passed": False, "reasons": ["box_iou_min 0.5 is under the floor 0.9"]
+    }
     (target / "manifest.json").write_text(json.dumps(manifest))
     edited = create_app({"MODELS_DIR": str(tmp_path), "TESTING": True}).test_client()
     file = manifest["variants"][0]["file"]

@@ -113,7 +113,9 @@ def test_every_server_candidate_passes_its_self_check_here(app, name):
     inputs = [i["name"] for i in model.manifest["inputs"]]
     outputs = [o["name"] for o in model.manifest["outputs"]]
     for file in model.server_candidates:
-        session = ort.InferenceSession(str(model.artifacts[file].path), session_options(1), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(
+            str(model.artifacts[file].path), session_options(1), providers=["CPUExecutionProvider"]
+        )
         verdict = selfcheck.run(spec, model.self_check_arrays, file, lambda f: session.run(outputs, f), inputs)
         assert verdict.passed, f"{name} {file}: {verdict.message}"
 
@@ -130,7 +132,9 @@ def test_wasm_numbers_are_reproducible(name):
     for variant in manifest["variants"]:
         if "wasm" not in variant["evaluations"]:
             continue
-        run = run_wasm(version_dir / variant["file"], feeds, [o["name"] for o in manifest["outputs"]], latency_sample=None)
+        run = run_wasm(
+            version_dir / variant["file"], feeds, [o["name"] for o in manifest["outputs"]], latency_sample=None
+        )
         for sample, outputs in enumerate(run.outputs):
             for index, actual in enumerate(outputs):
                 expected = arrays[selfcheck.expected_key(variant["file"], sample, index)]
@@ -160,7 +164,9 @@ def _saturating_matmul(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def test_native_int8_matmul_is_exact_on_this_cpu_and_equals_ort_web(tmp_path):
     path = tmp_path / "matmul.onnx"
     a, exact = _saturating_matmul(path)
-    native = ort.InferenceSession(str(path), session_options(1), providers=["CPUExecutionProvider"]).run(None, {"A": a})[0]
+    native = ort.InferenceSession(str(path), session_options(1), providers=["CPUExecutionProvider"]).run(
+        None, {"A": a}
+    )[0]
     assert np.array_equal(native, exact)
     wasm = run_wasm(path, [{"A": a}], ["Y"], latency_sample=None).outputs[0][0]
     assert np.array_equal(wasm, exact)
