@@ -7,7 +7,6 @@ pipeline's evaluation and the server fallback.
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +15,15 @@ from typing import Any
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
+from app.auth import init_auth
 from app.config import DEFAULTS
 from app.errors import register_error_handlers
 from app.headers import register_security_headers
 from app.inference import SessionPool, warm_up
+from app.limits import init_limits
+from app.metrics import init_metrics
 from app.registry import Registry
+from app.request_log import init_request_log
 
 
 @dataclass
@@ -47,8 +50,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(config)
     if isinstance(app.json, DefaultJSONProvider):  # Flask's own provider, the only one set here
         app.json.sort_keys = False
-    if not logging.getLogger("browserml").handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if int(app.config["PROXIES"]) > 0:  # trust X-Forwarded-For/-Proto from that many proxies
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     state = HostState(Registry(Path(app.config["MODELS_DIR"])), SessionPool(int(app.config["ORT_THREADS"])))
     app.extensions["browserml"] = state
@@ -59,6 +65,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.register_blueprint(module.bp)
     register_error_handlers(app)
     register_security_headers(app)
+    # Order matters: the request id and timing first, then metrics, then who is calling,
+    # then the rate limits (which count by caller).
+    init_request_log(app)
+    init_metrics(app)
+    init_auth(app)
+    init_limits(app)
 
     if app.config["WARM_UP"]:
         threading.Thread(target=warm_up, args=(state.registry, state.pool), daemon=True).start()

@@ -27,4 +27,28 @@ DEFAULTS = {
     # The built demo UI and runtime library (frontend/dist).
     "FRONTEND_DIST": "frontend/dist",
     "JSON_SORT_KEYS": False,
+    # --- Protect (app/auth.py, app/keys.py, app/limits.py) ---
+    # "off" (local use: everyone may call everything) or "keys" (API keys and page sessions).
+    "AUTH": "off",
+    # Where API keys live, hashed (browserml keys create/list/revoke); default: instance/keys.json.
+    "KEYS_FILE": None,
+    # Signs the pages' session cookies; default: a random key kept in instance/secret_key.
+    "SECRET_KEY": None,
+    # Lifetime of a page's session cookie, in seconds (each page load renews it).
+    "SESSION_TTL": 3600,
+    # Rate limits per route class, per key (or page session, or client address): flask-limiter
+    # syntax ("20/second", "600 per minute; 20/second"); None: no limit. Only predict by default.
+    "RATE_LIMIT_PREDICT": "50/second",
+    "RATE_LIMIT_ADMIN": None,
+    "RATE_LIMIT_TELEMETRY": "10/second",
+    "RATE_LIMIT_PUBLIC": None,
+    # Shared state (rate limit counters) in Redis instead of in each process: redis://host:port/db.
+    "REDIS_URL": None,
+    # --- Observe (app/metrics.py, app/request_log.py) ---
+    # /metrics for everyone ("public") or for admin keys only ("private").
+    "METRICS": "public",
+    # Level of the JSON request log and the host's own messages.
+    "LOG_LEVEL": "INFO",
+    # Trust X-Forwarded-For/-Proto from this many proxies in front (0: none): see the README.
+    "PROXIES": 0,
 }

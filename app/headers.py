@@ -7,7 +7,7 @@ WebAssembly compilation ('wasm-unsafe-eval') and nothing from elsewhere.
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -36,6 +36,8 @@ SECURITY_HEADERS = {
 }
 
 
+# Browsers keep to HTTPS for a year once they have seen it over HTTPS.
+HSTS = "max-age=31536000; includeSubDomains"
 ISOLATION_HEADERS = ("Cross-Origin-Opener-Policy", "Cross-Origin-Embedder-Policy")
 
 
@@ -52,4 +54,6 @@ def register_security_headers(app: Flask) -> None:
     def _secure(response: Response) -> Response:
         for name, value in headers.items():
             response.headers.setdefault(name, value)
+        if request.is_secure:  # HTTPS, directly or (BROWSERML_PROXIES) through a TLS-terminating proxy
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response

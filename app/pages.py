@@ -13,6 +13,7 @@ from flask import Blueprint, current_app, render_template, request, send_from_di
 from werkzeug.wrappers import Response
 
 from app import host_state
+from app.auth import issue_session
 from app.errors import ApiError
 
 bp = Blueprint("pages", __name__)
@@ -41,7 +42,7 @@ def index() -> Response | str:
     if (dist / "index.html").is_file():
         response = send_from_directory(dist, "index.html", max_age=0)
         response.headers["Cache-Control"] = "no-cache"
-        return response
+        return issue_session(response)  # the page's own way to the server fallback when auth is on
     registry = host_state().registry
     return render_template("index.html", models=list(registry), broken=registry.broken)
 

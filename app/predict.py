@@ -12,9 +12,12 @@ from typing import Any
 from flask import Blueprint, current_app, request
 
 from app import host_state
+from app.auth import requires
 from app.inference import run_task
 from app.inputs import read_image, read_texts
+from app.metrics import record_prediction
 from app.pipelines import detect_then_classify
+from app.request_log import served
 from contract.tasks import IMAGE_TASKS
 from contract.tasks.tokenization import max_length
 
@@ -22,6 +25,7 @@ bp = Blueprint("predict", __name__, url_prefix="/api/v1")
 
 
 @bp.post("/models/<name>/predict")
+@requires("predict")
 def predict(name: str) -> dict[str, Any]:
     state = host_state()
     model = state.registry.resolve(name, request.args.get("version"))
@@ -35,6 +39,8 @@ def predict(name: str) -> dict[str, Any]:
     else:
         sample = read_texts(request, current_app.config, max_length(model.manifest["preprocess"]))
     result, latency = run_task(state.pool, model, variant, sample)
+    served(model.name, model.version, variant)
+    record_prediction(model.name, model.version, variant, latency / 1000, result)
     return {
         **result,
         "model": model.name,
@@ -46,6 +52,7 @@ def predict(name: str) -> dict[str, Any]:
 
 
 @bp.post("/pipelines/<name>/predict")
+@requires("predict")
 def predict_pipeline(name: str) -> dict[str, Any]:
     state = host_state()
     pipeline = state.registry.pipeline(name)
@@ -53,14 +60,17 @@ def predict_pipeline(name: str) -> dict[str, Any]:
     classifier = state.registry.resolve(pipeline["classifier"])
     image = read_image(request, current_app.config)
     result, latency = detect_then_classify(state.pool, pipeline, detector, classifier, image)
+    detector_variant, classifier_variant = state.pool.server_variant(detector), state.pool.server_variant(classifier)
+    served(detector.name, detector.version, detector_variant)
+    record_prediction(detector.name, detector.version, detector_variant, latency / 1000, {"faces": result["faces"]})
+    for face in result["faces"]:
+        record_prediction(classifier.name, classifier.version, classifier_variant, 0.0, face[pipeline["attach_as"]])
     return {
         **result,
         "pipeline": pipeline["name"],
         "models": {
-            "detector": {"model": detector.name, "version": detector.version,
-                         "variant": state.pool.server_variant(detector)},
-            "classifier": {"model": classifier.name, "version": classifier.version,
-                           "variant": state.pool.server_variant(classifier)},
+            "detector": {"model": detector.name, "version": detector.version, "variant": detector_variant},
+            "classifier": {"model": classifier.name, "version": classifier.version, "variant": classifier_variant},
         },
         "backend": "server",
         "latency_ms": round(latency, 3),

@@ -11,6 +11,7 @@ extension are both understood; errors are ``{"error": "..."}``.
 from __future__ import annotations
 
 import json
+import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -18,10 +19,13 @@ import numpy as np
 from flask import Blueprint, Response, jsonify, request
 
 from app import host_state
+from app.auth import requires
 from app.errors import ApiError
 from app.inference import run_outputs, warm_up
 from app.inputs import json_object
+from app.metrics import INFERENCE_LATENCY, PREDICTIONS
 from app.registry import ModelVersion
+from app.request_log import served
 from app.tensor_codec import (
     DATATYPES,
     check_shape,
@@ -109,6 +113,7 @@ def model_ready(name: str, version: str | None = None) -> dict[str, Any]:
 
 @bp.post("/models/<name>/infer")
 @bp.post("/models/<name>/versions/<version>/infer")
+@requires("predict")
 def infer(name: str, version: str | None = None) -> Response:
     model = _model(name, version)
     body, binary = _read_request()
@@ -116,7 +121,12 @@ def infer(name: str, version: str | None = None) -> Response:
     wanted = _wanted_outputs(model, body)
     try:
         pool = host_state().pool
-        outputs = run_outputs(pool, model, pool.server_variant(model), feeds)
+        variant = pool.server_variant(model)
+        started = time.perf_counter()
+        outputs = run_outputs(pool, model, variant, feeds)
+        served(model.name, model.version, variant)
+        PREDICTIONS.labels(model.name, str(model.version), variant).inc()
+        INFERENCE_LATENCY.labels(model.name, variant).observe(time.perf_counter() - started)
     except ApiError:
         raise
     except Exception as err:  # ONNX Runtime's InvalidArgument / Fail / RuntimeException

@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 DEFAULT_ROOT = Path.cwd()
 
@@ -103,26 +104,106 @@ def _models_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _env(name: str, default: Any) -> Any:
+    """A ``BROWSERML_<name>`` setting as the app reads it (JSON when it parses, else the string)."""
+    import os
+
+    raw = os.environ.get(f"BROWSERML_{name}")
+    if raw is None:
+        return default
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _serve(args: argparse.Namespace) -> int:
     """One worker: Werkzeug's threaded server. More: gunicorn with the app factory."""
     import os
 
+    from app.config import DEFAULTS
+
+    auth = _env("AUTH", DEFAULTS["AUTH"])
+    if auth == "off" and not _is_loopback(args.host) and not args.insecure:
+        print(f"error: refusing to listen on {args.host} with auth off: anyone who reaches it could run "
+              "server inference without limit. Turn auth on (BROWSERML_AUTH=keys, then: browserml keys create "
+              "--name NAME --scope predict), or pass --insecure to serve an open host on purpose.", file=sys.stderr)
+        return 2
+    if bool(args.certfile) != bool(args.keyfile):
+        print("error: TLS needs both --certfile and --keyfile", file=sys.stderr)
+        return 2
     os.environ["BROWSERML_MODELS_DIR"] = json.dumps(str(Path(args.models_dir).resolve()))
+    scheme = "https" if args.certfile else "http"
     if args.workers > 1:
         import shutil
+        import tempfile
 
+        # One metrics folder per server: N workers report one total at /metrics.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="browserml-metrics-")
         gunicorn = shutil.which("gunicorn") or str(Path(sys.executable).with_name("gunicorn"))
-        argv = [gunicorn, "--workers", str(args.workers), "--threads", "4",
-                "--bind", f"{args.host}:{args.port}", "--access-logfile", "-", "app:create_app()"]
-        os.execv(gunicorn, argv)
+        argv = [gunicorn, "--config", "python:app.gunicorn_conf", "--workers", str(args.workers),
+                "--bind", f"{args.host}:{args.port}"]
+        if args.certfile:
+            argv += ["--certfile", args.certfile, "--keyfile", args.keyfile]
+        print(f"browserml: serving with {args.workers} gunicorn workers at {scheme}://{args.host}:{args.port}/",
+              flush=True)
+        os.execv(gunicorn, [*argv, "app:create_app()"])
     from werkzeug.serving import run_simple
 
     from app import create_app
 
     app = create_app({"WARM_UP": True})
     print(f"browserml: serving {len(app.extensions['browserml'].registry.names())} models "
-          f"at http://{args.host}:{args.port}/", flush=True)
-    run_simple(args.host, args.port, app, threaded=True)
+          f"at {scheme}://{args.host}:{args.port}/", flush=True)
+    ssl_context = (args.certfile, args.keyfile) if args.certfile else None
+    run_simple(args.host, args.port, app, threaded=True, ssl_context=ssl_context)
+    return 0
+
+
+def _keys_store(args: argparse.Namespace) -> Any:
+    from flask import Flask
+
+    from app.keys import KeyStore
+
+    path = args.keys_file or _env("KEYS_FILE", None) or Path(Flask("app").instance_path) / "keys.json"
+    return KeyStore(Path(path))
+
+
+def _keys(args: argparse.Namespace) -> int:
+    """``keys create`` prints the new key once, as the last line; ``list`` and ``revoke`` never show one."""
+    from app.keys import KeyStoreError
+
+    store = _keys_store(args)
+    try:
+        if args.keys_command == "create":
+            key = store.create(args.name, args.scope)
+            print(f"created key {args.name!r} with the {args.scope} scope in {store.path}; "
+                  "it is shown once, here, and stored only as a hash:")
+            print(key)
+        elif args.keys_command == "list":
+            entries = store.list()
+            if not entries:
+                print(f"no keys in {store.path}; create one: browserml keys create --name NAME --scope predict")
+            for entry in entries:
+                state = f"revoked {entry['revoked']}" if entry.get("revoked") else "live"
+                print(f"{entry['name']:<24} {entry['scope']:<8} created {entry['created']}  {state}")
+        else:
+            store.revoke(args.name)
+            print(f"revoked key {args.name!r}")
+    except KeyStoreError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -166,7 +247,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1, help="more than 1 runs gunicorn with N workers")
     serve.add_argument("--models-dir", default="models")
+    serve.add_argument("--insecure", action="store_true",
+                       help="allow a non-loopback address with auth off (BROWSERML_AUTH=off)")
+    serve.add_argument("--certfile", help="TLS certificate (PEM): serve HTTPS (HSTS is sent on HTTPS)")
+    serve.add_argument("--keyfile", help="TLS private key (PEM)")
     serve.set_defaults(func=_serve)
+
+    keys = sub.add_parser("keys", help="API keys for the server-side routes (BROWSERML_AUTH=keys)")
+    keys.add_argument("--keys-file", help="default: BROWSERML_KEYS_FILE, else instance/keys.json")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="make a key; it is printed once, as the last line")
+    create.add_argument("--name", required=True)
+    create.add_argument("--scope", required=True, choices=["predict", "admin"])
+    keys_sub.add_parser("list", help="names, scopes, dates (never the keys)")
+    revoke = keys_sub.add_parser("revoke", help="revoke the key NAME")
+    revoke.add_argument("name")
+    keys.set_defaults(func=_keys)
     return parser
 
 
