@@ -53,6 +53,16 @@ def limit_of(cls: str) -> str | None:
 
 def init_limits(app: Flask) -> Limiter:
     """Attach a limiter to ``app`` (after auth, whose principal it counts by)."""
+    from limits import parse_many
+
+    for cls in CLASSES:  # a malformed limit is an error at start, never a silent "no limit"
+        value = app.config.get(f"RATE_LIMIT_{cls.upper()}")
+        if value:
+            try:
+                parse_many(str(value))
+            except ValueError as err:
+                raise ValueError(f"BROWSERML_RATE_LIMIT_{cls.upper()} is {value!r}: {err}; "
+                                 "write it like '20/second' or '600 per minute; 20/second'") from None
     storage = app.config.get("REDIS_URL") or "memory://"
     limiter = Limiter(caller, app=None, storage_uri=storage, headers_enabled=True, strategy="moving-window",
                       key_prefix="browserml")
