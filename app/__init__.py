@@ -59,9 +59,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     state = HostState(Registry(Path(app.config["MODELS_DIR"])), SessionPool(int(app.config["ORT_THREADS"])))
     app.extensions["browserml"] = state
 
-    from app import artifacts, catalog, pages, predict, v2
+    from app import artifacts, catalog, openapi, pages, predict, telemetry, v2
 
-    for module in (artifacts, catalog, predict, v2, pages):
+    for module in (artifacts, catalog, predict, telemetry, v2, openapi, pages):
         app.register_blueprint(module.bp)
     register_error_handlers(app)
     register_security_headers(app)

@@ -45,7 +45,7 @@ DEFAULTS = {
     # Shared state (rate limit counters) in Redis instead of in each process: redis://host:port/db.
     "REDIS_URL": None,
     # --- Observe (app/metrics.py, app/request_log.py) ---
-    # /metrics for everyone ("public") or for admin keys only ("private").
+    # /metrics for everyone ("public"), for admin keys only ("private"), or not counted at all ("off").
     "METRICS": "public",
     # Level of the JSON request log and the host's own messages.
     "LOG_LEVEL": "INFO",

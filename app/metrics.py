@@ -113,10 +113,13 @@ def private_metrics() -> Response:
 
 
 def init_metrics(app: Flask) -> None:
-    """Count every request; serve /metrics (admin-only when ``METRICS`` is "private")."""
+    """Count every request; serve /metrics (admin-only when ``METRICS`` is "private"; "off" for
+    measuring what the counting costs: bench/bench_predict.py --protect)."""
     mode = str(app.config["METRICS"])
-    if mode not in ("public", "private"):
-        raise ValueError(f"BROWSERML_METRICS is {mode!r}; use public or private")
+    if mode not in ("public", "private", "off"):
+        raise ValueError(f"BROWSERML_METRICS is {mode!r}; use public, private or off")
+    if mode == "off":
+        return
     app.before_request(_start)
     app.after_request(_finish)
     app.register_blueprint(bp)

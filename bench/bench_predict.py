@@ -90,6 +90,65 @@ def numbers(value: Any) -> list[float]:
     return []
 
 
+def http_calls(http: requests.Session, url: str, name: str, headers: dict[str, str]) -> Any:
+    """A function posting one predict request for ``name`` over HTTP."""
+    if name in ("imagenet", "face-detector", "emotion"):
+        post: dict[str, Any] = {"files": {"image": ("photo.jpg", photo_for(name), "image/jpeg")}}
+    else:
+        post = {"json": {"text": SENTENCE}}
+
+    def call() -> None:
+        response = http.post(f"{url}/api/v1/models/{name}/predict", headers=headers, timeout=120, **post)
+        response.raise_for_status()
+
+    return call
+
+
+def bench_protect(models_dir: Path, names: list[str], runs: int, warmup: int, threads: int) -> None:
+    """What auth, rate limits, metrics and the request log add to a request: two hosts side by
+    side in this process, one with all of them off, one with all of them on (a real key, a limit
+    no test reaches, /metrics counting, one JSON log line per request written to /dev/null)."""
+    import contextlib
+    import os
+    import tempfile
+
+    from app import create_app
+    from app.keys import KeyStore
+
+    keys = KeyStore(Path(tempfile.mkdtemp(prefix="bench-keys-")) / "keys.json")
+    key = keys.create("bench", "predict")
+    bare = {"AUTH": "off", "RATE_LIMIT_PREDICT": None, "METRICS": "off", "LOG_LEVEL": "WARNING"}
+    full = {"AUTH": "keys", "KEYS_FILE": str(keys.path), "RATE_LIMIT_PREDICT": "100000/second",
+            "METRICS": "public", "LOG_LEVEL": "INFO"}
+    rows = []
+    with open(os.devnull, "w") as sink, contextlib.redirect_stderr(sink):
+        servers = {label: LiveServer(create_app({"MODELS_DIR": str(models_dir), "ORT_THREADS": threads, **cfg}))
+                   for label, cfg in (("bare", bare), ("full", full))}
+        try:
+            with requests.Session() as http:
+                for name in names:
+                    calls = {label: http_calls(http, server.url, name,
+                                               {"Authorization": f"Bearer {key}"} if label == "full" else {})
+                             for label, server in servers.items()}
+                    times: dict[str, list[float]] = {"bare": [], "full": []}
+                    for call in calls.values():
+                        for _ in range(warmup):
+                            call()
+                    # Alternate blocks of 10 so that drift in the machine's load hits both alike.
+                    for _ in range(max(1, runs // 10)):
+                        for label, call in calls.items():
+                            times[label] += [timed(call) for _ in range(10)]
+                    rows.append((name, statistics.median(times["bare"]), statistics.median(times["full"])))
+        finally:
+            for server in servers.values():
+                server.close()
+    print(f"{describe_native()}")
+    print(f"median HTTP ms of {runs} predict requests each: auth + limits + metrics + request log off vs on")
+    print(f"{'model':<15} {'off':>8} {'on':>8} {'added':>8}")
+    for name, off, on in rows:
+        print(f"{name:<15} {off:>8.3f} {on:>8.3f} {on - off:>+8.3f}")
+
+
 def bench_model(http: requests.Session, url: str, registry: Registry, pool: SessionPool,
                 name: str, runs: int, warmup: int) -> dict[str, Any]:
     if name in ("imagenet", "face-detector", "emotion"):
@@ -166,8 +225,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--threads", type=int, default=0,
                         help="ONNX Runtime intra-op threads (0: its default)")
+    parser.add_argument("--protect", action="store_true",
+                        help="measure what auth, limits, metrics and logging add (two hosts side by side)")
     parser.add_argument("models", nargs="*", help="catalog models (default: all)")
     args = parser.parse_args(argv)
+    if args.protect:
+        names = args.models or sorted(p.stem for p in (args.models_dir / "catalog").glob("*.toml"))
+        bench_protect(args.models_dir, names, args.runs, args.warmup, args.threads)
+        return 0
 
     server = None
     if args.url:

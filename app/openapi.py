@@ -1,0 +1,549 @@
+"""``GET /openapi.json``: the host's API as an OpenAPI 3.1 document, built per request.
+
+It is made from the same schemas that define the requests: each served model's manifest
+(``request`` / ``response``, JSON Schema 2020-12, which OpenAPI 3.1 takes as it is), the
+pipeline manifests, ``contract/schemas/telemetry.schema.json`` when it exists, and the app's
+config (auth, rate limits). Because it is built on every request, a new model version or
+pipeline shows up without a restart of anything but the registry.
+
+Each model has its own predict path (``/api/v1/models/imagenet/predict``) because each has
+its own request and response schemas; routes that only read (catalog, V2 metadata, artifacts)
+take the name as a path parameter whose ``enum`` lists the names this host knows.
+Only routes registered on the app are described (``/metrics`` is, the pages are not).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import io
+import json
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from app import host_state
+from app.auth import HOWTO, scope_of
+from app.limits import limit_of, route_class
+from app.registry import ModelVersion
+from contract.manifest import passes
+from contract.pipelines import SCHEMA_PATH as PIPELINE_SCHEMA_PATH
+from contract.tasks import IMAGE_TASKS
+
+bp = Blueprint("openapi", __name__)
+
+SCHEMAS_DIR = Path(PIPELINE_SCHEMA_PATH).parent
+TELEMETRY_SCHEMA_PATH = SCHEMAS_DIR / "telemetry.schema.json"
+TELEMETRY_ROUTE = "/api/v1/telemetry"
+
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
+ERRORS = {
+    400: "malformed JSON, invalid UTF-8 or a malformed request",
+    401: "no API key, or an unknown or revoked one (auth is on)",
+    403: "the key's scope does not allow this route, or the weights of a server-only model",
+    404: "unknown model, version, variant, pipeline or file",
+    405: "method not allowed on this route",
+    413: "the body is over the upload limit (GET /api/v1/limits)",
+    415: "not an image / not JSON",
+    422: "valid JSON of the wrong shape (the message names the field and what is expected)",
+    429: "over this route class's rate limit for the caller (Retry-After says when to try again)",
+    503: "no variant of the model can serve on this host (it failed to load or its self-check)",
+}
+IMAGE_MEDIA_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp")
+
+
+def _package_version() -> str:
+    try:
+        return version("browserml")
+    except PackageNotFoundError:
+        return "0"
+
+
+def _ident(name: str) -> str:
+    """A model or pipeline name as a piece of an operationId (``face-detector`` -> ``face_detector``)."""
+    return name.replace("-", "_").replace(".", "_")
+
+
+def _embed(schema: dict[str, Any], pointer: str) -> dict[str, Any]:
+    """A stand-alone JSON Schema placed at ``pointer`` of the document: its local ``$ref``s
+    (``#/$defs/x``) are rewritten to point inside it, and ``$id`` / ``$schema`` are dropped
+    (the document's dialect is JSON Schema 2020-12 already)."""
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if key == "$ref" and isinstance(value, str) and value.startswith("#"):
+                    out[key] = pointer + value[1:]
+                else:
+                    out[key] = walk(value)
+            return out
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    embedded = walk(copy.deepcopy(schema))
+    embedded.pop("$id", None)
+    embedded.pop("$schema", None)
+    return dict(embedded)
+
+
+def _component(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _sample_image() -> str:
+    """A small real PNG (a colour gradient) as base64: the example of the image requests."""
+    from PIL import Image
+
+    side = max(64, int(current_app.config["MIN_IMAGE_SIDE"]))
+    image = Image.new("RGB", (side, side))
+    image.putdata([(x * 255 // side, y * 255 // side, 128) for y in range(side) for x in range(side)])
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+class _Builder:
+    """One document: collects paths and component schemas."""
+
+    def __init__(self) -> None:
+        self.config = current_app.config
+        self.auth = str(self.config["AUTH"]) == "keys"
+        self.paths: dict[str, dict[str, Any]] = {}
+        self.schemas: dict[str, Any] = {}
+        self._image_example: str | None = None
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def registered(self, endpoint: str) -> bool:
+        return endpoint in current_app.view_functions
+
+    def image_example(self) -> str:
+        if self._image_example is None:
+            self._image_example = _sample_image()
+        return self._image_example
+
+    def errors(self, endpoint: str, *statuses: int) -> dict[str, Any]:
+        """The error responses of ``endpoint``: ``statuses`` plus what auth and rate limits add."""
+        codes = set(statuses)
+        if self.auth and scope_of(endpoint) is not None:
+            codes |= {401, 403}
+        if limit_of(route_class(endpoint)) is not None:
+            codes.add(429)
+        return {str(code): {"$ref": f"#/components/responses/Error{code}"} for code in sorted(codes)}
+
+    def operation(self, endpoint: str, operation_id: str, summary: str, tag: str,
+                  responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        op: dict[str, Any] = {"operationId": operation_id, "summary": summary, "tags": [tag], **extra,
+                              "responses": responses}
+        scope = scope_of(endpoint)
+        if self.auth and scope is not None:
+            op["security"] = [{"bearerAuth": []}]
+            op["description"] = (op.get("description", "") + f"\n\nNeeds a key with the `{scope}` scope.").strip()
+        return op
+
+    def add(self, path: str, method: str, op: dict[str, Any], parameters: list[dict[str, Any]] | None = None) -> None:
+        item = self.paths.setdefault(path, {})
+        if parameters:
+            item["parameters"] = parameters
+        item[method] = op
+
+    # --- the task API ----------------------------------------------------------------------
+
+    def predict(self, models: list[ModelVersion]) -> None:
+        if not self.registered("predict.predict"):
+            return
+        registry = host_state().registry
+        for model in models:
+            key = model.name
+            self.schemas[f"{key}.request"] = _embed(model.manifest["request"],
+                                                   f"#/components/schemas/{key}.request")
+            self.schemas[f"{key}.response"] = _embed(model.manifest["response"],
+                                                    f"#/components/schemas/{key}.response")
+            # Versions answering with the same schemas as the default one (``?version=``).
+            versions = [m.version for m in registry.versions(model.name)
+                        if m.manifest["request"] == model.manifest["request"]
+                        and m.manifest["response"] == model.manifest["response"]]
+            variants = [v["file"] for v in model.manifest["variants"] if "server" in v["backends"]]
+            parameters = [
+                {"name": "version", "in": "query", "required": False,
+                 "description": "a version of the model (default: the newest with a variant that passed)",
+                 "schema": {"type": "integer", "enum": versions}},
+                {"name": "variant", "in": "query", "required": False,
+                 "description": "a variant file that passed its gates on the server (default: the host's choice); "
+                                "422 for one that did not, 503 for one refused by this host's self-check",
+                 "schema": {"type": "string", "enum": variants}},
+            ]
+            content = self.request_content(model, f"{key}.request")
+            result = {"allOf": [_component(f"{key}.response"), _component("PredictInfo"),
+                                {"properties": {"model": {"const": model.name}}}]}
+            passed = [v["file"] for v in model.manifest["variants"] if passes(v, "server")]
+            description = (f"{model.manifest.get('description', '')}\n\nTask `{model.task}`; the server runs "
+                           f"{', '.join(passed) or 'no variant'} (v{model.version}).").strip()
+            op = self.operation(
+                "predict.predict", f"predict_{_ident(model.name)}", f"Run {model.name} on the server", "models",
+                {"200": _json(result, f"the {model.task} result, and where and how it was computed"),
+                 **self.errors("predict.predict", 400, 404, 413, 415, 422, 503)},
+                description=description, parameters=parameters,
+                requestBody={"required": True, "content": content},
+            )
+            self.add(f"/api/v1/models/{model.name}/predict", "post", op)
+
+    def request_content(self, model: ModelVersion, schema_name: str) -> dict[str, Any]:
+        """The request body: JSON per the manifest; image models also take multipart and raw images."""
+        json_schema = _component(schema_name)
+        if model.task not in IMAGE_TASKS:
+            return {"application/json": {"schema": json_schema, "examples": {
+                "one text": {"value": {"text": "What a lovely day"}},
+                "texts": {"value": {"texts": ["I loved it", "Never again"]}},
+            }}}
+        return self.image_content(model.manifest["request"], json_schema)
+
+    def image_content(self, request: dict[str, Any], json_schema: dict[str, Any]) -> dict[str, Any]:
+        # The multipart form has the JSON request's fields, a base64 string being a file part instead.
+        files = {name: {"type": "string", "format": "binary", "description": "the image file"}
+                 for name, spec in request.get("properties", {}).items()
+                 if isinstance(spec, dict) and spec.get("contentEncoding") == "base64"}
+        multipart = {"type": "object", "required": [n for n in request.get("required", []) if n in files],
+                     "properties": files}
+        return {
+            "application/json": {"schema": json_schema,
+                                 "examples": {"png": {"value": {"image": self.image_example()}}}},
+            "multipart/form-data": {"schema": multipart,
+                                    "encoding": {name: {"contentType": ", ".join(IMAGE_MEDIA_TYPES)}
+                                                 for name in files}},
+            "image/*": {"schema": {"type": "string", "format": "binary",
+                                   "description": "the image file's bytes (" + ", ".join(IMAGE_MEDIA_TYPES) + ")"}},
+        }
+
+    def pipelines(self, models: dict[str, ModelVersion]) -> None:
+        registry = host_state().registry
+        names = sorted(registry.pipelines)
+        pipeline_schema = json.loads(PIPELINE_SCHEMA_PATH.read_text())
+        # A pipeline manifest as served: the manifest's fields (from its schema) and the URLs a client needs.
+        self.schemas["Pipeline"] = _embed({
+            "type": "object",
+            "required": [*pipeline_schema["required"], "urls"],
+            "properties": {**pipeline_schema["properties"],
+                           "urls": {"type": "object", "required": ["predict", "detector", "classifier"],
+                                    "properties": {k: {"type": "string"} for k in
+                                                   ("predict", "detector", "classifier")}}},
+            "$defs": pipeline_schema.get("$defs", {}),
+        }, "#/components/schemas/Pipeline")
+        name_parameter = {"name": "name", "in": "path", "required": True, "description": "a pipeline's name",
+                          "schema": {"type": "string", "enum": names or ["none"]}}
+        if self.registered("catalog.list_pipelines"):
+            self.add("/api/v1/pipelines", "get", self.operation(
+                "catalog.list_pipelines", "list_pipelines", "Every pipeline", "pipelines",
+                {"200": _json({"type": "object", "required": ["pipelines"],
+                               "properties": {"pipelines": {"type": "array", "items": _component("Pipeline")}}},
+                              "the pipelines"), **self.errors("catalog.list_pipelines")}))
+        if self.registered("catalog.pipeline_manifest"):
+            self.add("/api/v1/pipelines/{name}", "get", self.operation(
+                "catalog.pipeline_manifest", "get_pipeline", "A pipeline's manifest", "pipelines",
+                {"200": _json(_component("Pipeline"), "the pipeline manifest with its URLs"),
+                 **self.errors("catalog.pipeline_manifest", 404)}), [name_parameter])
+        if not self.registered("predict.predict_pipeline"):
+            return
+        for name in names:
+            pipeline = registry.pipelines[name]
+            detector, classifier = models.get(pipeline["detector"]), models.get(pipeline["classifier"])
+            if detector is None or classifier is None or detector.task not in IMAGE_TASKS:
+                continue  # a pipeline whose models are not served answers 404/503; nothing to describe
+            key = f"pipeline.{name}"
+            self.schemas[f"{key}.response"] = self.pipeline_result(pipeline, detector, classifier,
+                                                                   f"#/components/schemas/{key}.response")
+            self.schemas[f"{key}.request"] = _embed(detector.manifest["request"],
+                                                    f"#/components/schemas/{key}.request")
+            op = self.operation(
+                "predict.predict_pipeline", f"predict_pipeline_{_ident(name)}", f"Run the {name} pipeline",
+                "pipelines",
+                {"200": _json({"allOf": [_component(f"{key}.response"), _component("PipelineInfo"),
+                                         {"properties": {"pipeline": {"const": name}}}]},
+                              f"{pipeline['detector']}'s result, each detection with {pipeline['classifier']}'s "
+                              f"result under '{pipeline['attach_as']}'"),
+                 **self.errors("predict.predict_pipeline", 400, 404, 413, 415, 422, 503)},
+                description=pipeline.get("description", ""),
+                requestBody={"required": True,
+                             "content": self.image_content(detector.manifest["request"],
+                                                           _component(f"{key}.request"))},
+            )
+            self.add(f"/api/v1/pipelines/{name}/predict", "post", op)
+
+    @staticmethod
+    def pipeline_result(pipeline: dict[str, Any], detector: ModelVersion, classifier: ModelVersion,
+                        pointer: str) -> dict[str, Any]:
+        """The detector's response schema with the classifier's response on every detection."""
+        detected = _embed(detector.manifest["response"], pointer)
+        attached = _embed(classifier.manifest["response"], pointer)
+        for spec in detected.get("properties", {}).values():
+            items = spec.get("items") if isinstance(spec, dict) and spec.get("type") == "array" else None
+            if isinstance(items, dict) and items.get("type") == "object":
+                items["required"] = [*items.get("required", []), pipeline["attach_as"]]
+                items.setdefault("properties", {})[pipeline["attach_as"]] = attached
+        return detected
+
+    # --- the rest of /api/v1 ---------------------------------------------------------------
+
+    def catalog(self, names: list[str]) -> None:
+        parameter = {"name": "name", "in": "path", "required": True, "description": "a model's name",
+                     "schema": {"type": "string", "enum": names or ["none"]}}
+        if self.registered("catalog.list_models"):
+            self.add("/api/v1/models", "get", self.operation(
+                "catalog.list_models", "list_models", "Every model's default version", "models",
+                {"200": _json({"type": "object", "required": ["models"], "properties": {
+                    "models": {"type": "array", "items": _component("ModelSummary")}}}, "the catalog"),
+                 **self.errors("catalog.list_models")}))
+        if self.registered("catalog.model_manifest"):
+            self.add("/api/v1/models/{name}", "get", self.operation(
+                "catalog.model_manifest", "get_model", "A model version's manifest with artifact URLs", "models",
+                {"200": _json(_component("ModelManifest"), "the manifest, its URLs and what this host runs"),
+                 **self.errors("catalog.model_manifest", 404, 503)},
+                parameters=[{"name": "version", "in": "query", "required": False, "schema": {"type": "integer"},
+                             "description": "a version (default: the newest with a variant that passed)"}],
+            ), [parameter])
+        if self.registered("predict.limits"):
+            self.add("/api/v1/limits", "get", self.operation(
+                "predict.limits", "get_limits", "What this host accepts", "limits",
+                {"200": _json(_component("Limits"), "this host's limits, from its config"),
+                 **self.errors("predict.limits")}))
+
+    def telemetry(self) -> None:
+        """``POST /api/v1/telemetry``, described when its schema exists (read now, not at import)."""
+        if not TELEMETRY_SCHEMA_PATH.is_file():
+            return
+        try:
+            schema = json.loads(TELEMETRY_SCHEMA_PATH.read_text())
+        except (OSError, ValueError):
+            return  # being written: described once it parses
+        if not isinstance(schema, dict):
+            return
+        self.schemas["Telemetry"] = _embed(schema, "#/components/schemas/Telemetry")
+        endpoint = next((rule.endpoint for rule in current_app.url_map.iter_rules()
+                         if rule.rule == TELEMETRY_ROUTE and "POST" in (rule.methods or ())), "")
+        self.add(TELEMETRY_ROUTE, "post", self.operation(
+            endpoint, "post_telemetry", "Report what happened in a browser", "telemetry",
+            {"2XX": {"description": "accepted"}, **self.errors(endpoint, 400, 404, 413, 415, 422)},
+            requestBody={"required": True, "content": {"application/json": {"schema": _component("Telemetry")}}},
+        ))
+
+    # --- V2 ----------------------------------------------------------------------------------
+
+    def v2(self, names: list[str], versions: list[str]) -> None:
+        name = {"name": "name", "in": "path", "required": True, "description": "a model's name",
+                "schema": {"type": "string", "enum": names or ["none"]}}
+        number = {"name": "version", "in": "path", "required": True, "description": "one of the model's versions",
+                  "schema": {"type": "string", "enum": versions or ["1"]}}
+        if self.registered("v2.server_metadata"):
+            self.add("/v2", "get", self.operation(
+                "v2.server_metadata", "v2_server_metadata", "Server metadata", "v2",
+                {"200": _json(_component("V2ServerMetadata"), "name, version, extensions"),
+                 **self.errors("v2.server_metadata")}))
+        if self.registered("v2.live"):
+            self.add("/v2/health/live", "get", self.operation(
+                "v2.live", "v2_live", "Liveness", "v2",
+                {"200": _json({"type": "object", "required": ["live"], "properties": {"live": {"const": True}}},
+                              "the server is live"), **self.errors("v2.live")}))
+        if self.registered("v2.ready"):
+            self.add("/v2/health/ready", "get", self.operation(
+                "v2.ready", "v2_ready", "Readiness: every model has a server variant that passed its self-check",
+                "v2",
+                {"200": _json(_component("V2Ready"), "ready; the variant serving each model"),
+                 **self.errors("v2.ready", 503)}))
+        for suffix, params, tag in (("", [name], "model"), ("/versions/{version}", [name, number], "version")):
+            base = f"/v2/models/{{name}}{suffix}"
+            if self.registered("v2.model_metadata"):
+                self.add(base, "get", self.operation(
+                    "v2.model_metadata", f"v2_{tag}_metadata", "Model metadata: inputs and outputs", "v2",
+                    {"200": _json(_component("V2ModelMetadata"), "the model's tensors (-1: a dynamic dimension)"),
+                     **self.errors("v2.model_metadata", 404, 503)}), params)
+            if self.registered("v2.model_ready"):
+                self.add(f"{base}/ready", "get", self.operation(
+                    "v2.model_ready", f"v2_{tag}_ready", "Model readiness", "v2",
+                    {"200": _json(_component("V2ModelReady"), "the model can serve"),
+                     **self.errors("v2.model_ready", 404, 503)}), params)
+            if self.registered("v2.infer"):
+                self.add(f"{base}/infer", "post", self.operation(
+                    "v2.infer", f"v2_{tag}_infer", "Inference on raw tensors", "v2",
+                    {"200": {"description": "the outputs (JSON, or with the binary tensor data extension the JSON "
+                                            "header followed by the tensors' bytes)",
+                             "content": {"application/json": {"schema": _component("V2InferResponse")},
+                                         "application/octet-stream": {"schema": {"type": "string",
+                                                                                  "format": "binary"}}}},
+                     **self.errors("v2.infer", 400, 404, 413, 422, 503)},
+                    requestBody={"required": True, "content": {
+                        "application/json": {"schema": _component("V2InferRequest")}}},
+                ), params)
+
+    # --- files and metrics -------------------------------------------------------------------
+
+    def artifacts(self, names: list[str], versions: list[str], files: list[str]) -> None:
+        if not self.registered("artifacts.artifact"):
+            return
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        self.add("/models/{name}/{version}/{file}", "get", self.operation(
+            "artifacts.artifact", "get_artifact", "A version's file: a variant, an asset, the manifest or report",
+            "artifacts",
+            {"200": {"description": "the file (immutable; ETag = its sha256; Range requests are answered)",
+                     "content": {"application/octet-stream": binary, "application/json": {"schema": {}},
+                                 "text/markdown": binary, "text/plain": binary, "image/png": binary}},
+             "304": {"description": "not modified (If-None-Match)"},
+             **self.errors("artifacts.artifact", 403, 404)},
+        ), [
+            {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "enum": names or ["none"]}},
+            {"name": "version", "in": "path", "required": True,
+             "schema": {"type": "string", "enum": versions or ["1"]}},
+            {"name": "file", "in": "path", "required": True, "schema": {"type": "string", "enum": files or ["none"]}},
+        ])
+
+    def metrics(self) -> None:
+        if not self.registered("metrics.metrics"):
+            return
+        self.add("/metrics", "get", self.operation(
+            "metrics.metrics", "get_metrics", "Prometheus metrics", "metrics",
+            {"200": {"description": "the Prometheus text format",
+                     "content": {"text/plain": {"schema": {"type": "string"}}}},
+             **self.errors("metrics.metrics")}))
+
+    # --- the document ------------------------------------------------------------------------
+
+    def document(self) -> dict[str, Any]:
+        registry = host_state().registry
+        models = list(registry)  # every model's default version
+        by_name = {m.name: m for m in models}
+        names = registry.names()
+        all_versions = [m for n in names for m in registry.versions(n)]
+        versions = sorted({str(m.version) for m in all_versions}, key=int)
+        files = sorted({f for m in all_versions for f in m.artifacts})
+        self.predict(models)
+        self.pipelines(by_name)
+        self.catalog(names)
+        self.telemetry()
+        self.v2(names, versions)
+        self.artifacts(names, versions, files)
+        self.metrics()
+        components: dict[str, Any] = {
+            "schemas": {**self.schemas, **_common_schemas()},
+            "responses": {f"Error{code}": _json(ERROR_REF, text) for code, text in ERRORS.items()},
+        }
+        if self.auth:
+            components["securitySchemes"] = {"bearerAuth": {
+                "type": "http", "scheme": "bearer",
+                "description": f"An API key: {HOWTO}. The host's own pages use a session cookie instead.",
+            }}
+        return {
+            "openapi": "3.1.0",
+            "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+            "info": {
+                "title": "browserml",
+                "version": _package_version(),
+                "description": ("Verified ONNX models: the task API (the browser runtime's server fallback), "
+                                "pipelines, the catalog, the Open Inference Protocol (V2) and the artifacts. "
+                                "Every error is JSON {\"error\": \"...\"} saying what to do."),
+            },
+            "tags": [{"name": tag} for tag in
+                     ("models", "pipelines", "limits", "telemetry", "v2", "artifacts", "metrics")],
+            "paths": self.paths,
+            "components": components,
+        }
+
+
+def _common_schemas() -> dict[str, Any]:
+    string, integer, obj = {"type": "string"}, {"type": "integer"}, {"type": "object"}
+    server_status = {"type": "object", "required": ["variant", "self_check", "refused"], "properties": {
+        "variant": {"type": ["string", "null"]}, "self_check": {"type": ["object", "null"]},
+        "refused": {"type": "object", "additionalProperties": {"type": "string"}}}}
+    tensor_meta = {"type": "object", "required": ["name", "datatype", "shape"], "properties": {
+        "name": string, "datatype": string, "shape": {"type": "array", "items": integer}}}
+    return {
+        "Error": {"type": "object", "required": ["error"], "properties": {"error": string}},
+        "PredictInfo": {"type": "object", "required": ["model", "version", "variant", "backend", "latency_ms"],
+                        "properties": {"model": string, "version": integer, "variant": string,
+                                       "backend": {"const": "server"}, "latency_ms": {"type": "number"}}},
+        "PipelineInfo": {"type": "object", "required": ["pipeline", "models", "backend", "latency_ms"],
+                         "properties": {"pipeline": string, "backend": {"const": "server"},
+                                        "latency_ms": {"type": "number"},
+                                        "models": {"type": "object", "additionalProperties": {
+                                            "type": "object", "required": ["model", "version", "variant"],
+                                            "properties": {"model": string, "version": integer,
+                                                           "variant": string}}}}},
+        "ServerStatus": server_status,
+        "ModelSummary": {"type": "object", "required": [
+            "name", "version", "versions", "task", "manifest_url", "predict_url", "variants", "recommended",
+            "server"], "properties": {
+            "name": string, "version": integer, "versions": {"type": "array", "items": integer}, "task": string,
+            "description": string, "licence": string, "manifest_url": string, "predict_url": string,
+            "variants": {"type": "array", "items": {"type": "object", "required": [
+                "file", "precision", "bytes", "sha256", "backends", "passed", "url"], "properties": {
+                "file": string, "precision": string, "bytes": integer, "sha256": string,
+                "backends": {"type": "array", "items": string},
+                "passed": {"type": "object", "additionalProperties": {"type": "boolean"}},
+                "url": {"type": ["string", "null"]}}}},
+            "recommended": obj, "client": obj, "server": _component("ServerStatus")}},
+        "ModelManifest": {"type": "object", "required": [
+            "schema_version", "name", "version", "task", "inputs", "outputs", "request", "response", "variants",
+            "recommended", "urls", "server"], "properties": {
+            "schema_version": integer, "name": string, "version": integer, "task": string,
+            "inputs": {"type": "array"}, "outputs": {"type": "array"}, "request": obj, "response": obj,
+            "variants": {"type": "array", "items": {"type": "object", "required": ["file", "url"],
+                                                    "properties": {"file": string,
+                                                                   "url": {"type": ["string", "null"]}}}},
+            "assets": {"type": "array", "items": {"type": "object", "required": ["file", "url"]}},
+            "recommended": obj,
+            "urls": {"type": "object", "required": ["manifest", "report", "predict", "v2"], "properties": {
+                k: string for k in ("manifest", "report", "predict", "v2")}},
+            "server": _component("ServerStatus")}},
+        "Limits": {"type": "object", "required": [
+            "max_upload_bytes", "max_image_pixels", "min_image_side", "max_text_chars", "max_texts"],
+            "properties": {k: integer for k in (
+                "max_upload_bytes", "max_image_pixels", "min_image_side", "max_text_chars", "max_texts")}},
+        "V2ServerMetadata": {"type": "object", "required": ["name", "version", "extensions"], "properties": {
+            "name": string, "version": string, "extensions": {"type": "array", "items": string}}},
+        "V2Ready": {"type": "object", "required": ["ready", "models"], "properties": {
+            "ready": {"type": "boolean"}, "models": obj}},
+        "V2TensorMetadata": tensor_meta,
+        "V2ModelMetadata": {"type": "object", "required": ["name", "versions", "platform", "inputs", "outputs"],
+                            "properties": {
+                                "name": string, "versions": {"type": "array", "items": string}, "platform": string,
+                                "inputs": {"type": "array", "items": _component("V2TensorMetadata")},
+                                "outputs": {"type": "array", "items": _component("V2TensorMetadata")},
+                                "parameters": obj}},
+        "V2ModelReady": {"type": "object", "required": ["name", "version", "ready"], "properties": {
+            "name": string, "version": string, "ready": {"type": "boolean"}}},
+        "V2InferRequest": {
+            "type": "object", "required": ["inputs"],
+            "description": "The Open Inference Protocol's inference request (JSON tensors); the binary tensor "
+                           "data extension puts the tensors' bytes after this JSON header "
+                           "(Inference-Header-Content-Length).",
+            "properties": {
+                "id": string, "parameters": obj,
+                "inputs": {"type": "array", "minItems": 1, "items": {
+                    "type": "object", "required": ["name", "shape", "datatype"], "properties": {
+                        "name": string, "shape": {"type": "array", "items": integer}, "datatype": string,
+                        "parameters": obj, "data": {"type": "array"}}}},
+                "outputs": {"type": "array", "items": {"type": "object", "required": ["name"], "properties": {
+                    "name": string, "parameters": obj}}}}},
+        "V2InferResponse": {"type": "object", "required": ["model_name", "model_version", "outputs"], "properties": {
+            "model_name": string, "model_version": string, "id": string,
+            "outputs": {"type": "array", "items": {"type": "object", "required": ["name", "datatype", "shape"],
+                                                   "properties": {"name": string, "datatype": string,
+                                                                  "shape": {"type": "array", "items": integer},
+                                                                  "data": {"type": "array"}, "parameters": obj}}}}},
+    }
+
+
+def build_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the app handling the current request."""
+    return _Builder().document()
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(build_document())
