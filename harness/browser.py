@@ -113,14 +113,17 @@ def run_in_browser(page, name: str, sample: Sample, **options: Any) -> tuple[dic
     return answer["result"], answer["info"]
 
 
-def server_predict(base_url: str, name: str, sample: Sample, variant: str | None) -> dict[str, Any]:
+def server_predict(base_url: str, name: str, sample: Sample, variant: str | None,
+                   headers: dict[str, str] | None = None) -> dict[str, Any]:
     """The server's answer for the same input (and the same variant, when given)."""
     url = f"{base_url}/api/v1/models/{name}/predict"
     params = {"variant": variant} if variant else {}
     if sample.is_image:
-        response = requests.post(url, params=params, files={"image": ("input.png", sample.png)}, timeout=120)
+        response = requests.post(url, params=params, files={"image": ("input.png", sample.png)}, timeout=120,
+                                 headers=headers)
     else:
-        response = requests.post(url, params=params, json={"texts": list(sample.texts)}, timeout=120)
+        response = requests.post(url, params=params, json={"texts": list(sample.texts)}, timeout=120,
+                                 headers=headers)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -225,7 +228,8 @@ def upload_to_demo(page, url: str, page_name: str, png: bytes, tmp_path) -> dict
     return js_result(page, f"[data-testid={page_name}-result]")
 
 
-def check_demo_pages(page, base_url: str, query: str, tmp_path) -> dict[str, dict[str, Any]]:
+def check_demo_pages(page, base_url: str, query: str, tmp_path,
+                     headers: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
     """Run every catalog model through the three demo pages at ``base_url/?query``; each result
     must agree with the server's predict on the same variant. Returns the results by model."""
     samples = catalog_samples()
@@ -241,17 +245,17 @@ def check_demo_pages(page, base_url: str, query: str, tmp_path) -> dict[str, dic
     pair = [page.input_value("[data-testid=sim-a]"), page.input_value("[data-testid=sim-b]")]
     for name, body in (("sentiment", {"text": text}), ("text-embedder", {"texts": pair})):
         variant = out[name]["variant"]
-        want = requests.post(f"{base_url}/api/v1/models/{name}/predict", params={"variant": variant},
+        want = requests.post(f"{base_url}/api/v1/models/{name}/predict", params={"variant": variant}, headers=headers,
                              json=body, timeout=120).json()
         assert_agrees(out[name], want, f"demo {name}", tolerance_for(manifest_of(base_url, name), variant))
     for name in ("imagenet", "face-detector"):
-        want = server_predict(base_url, name, samples[name], out[name]["variant"])
+        want = server_predict(base_url, name, samples[name], out[name]["variant"], headers=headers)
         assert_agrees(out[name], want, f"demo {name}", tolerance_for(manifest_of(base_url, name), out[name]["variant"]))
     emotion_variant = out["emotion"]["variant"]
     from harness.catalog import face_crop  # the page crops as the pipeline manifest says
 
     crop = face_crop(Image.open(io.BytesIO(samples["face-detector"].png)), faces["faces"][0]["box"])
-    want = server_predict(base_url, "emotion", Sample("emotion", png=_png(crop)), emotion_variant)
+    want = server_predict(base_url, "emotion", Sample("emotion", png=_png(crop)), emotion_variant, headers=headers)
     assert_agrees(
         out["emotion"], want, "demo emotion", tolerance_for(manifest_of(base_url, "emotion"), emotion_variant)
     )

@@ -61,3 +61,32 @@ def test_a_device_with_too_little_memory_goes_to_the_server(page, site):
     assert "reports 0.25 GB of memory" in info["fallbackReason"]
     _, small = check_model(page, site.url, "emotion", SAMPLES["emotion"])
     assert small["backend"] == "wasm"  # a model of a few hundred kB still runs on the device
+
+
+@pytest.fixture(scope="module")
+def secured_site(tmp_path_factory, frontend_built):
+    """The host with BROWSERML_AUTH=keys: the demo reaches the server through its page session."""
+    from app import create_app
+    from app.keys import KeyStore
+    from harness.catalog import MODELS
+    from harness.live_server import LiveServer
+
+    keys = tmp_path_factory.mktemp("keys") / "keys.json"
+    server = LiveServer(create_app({"MODELS_DIR": str(MODELS), "AUTH": "keys", "KEYS_FILE": str(keys),
+                                    "RATE_LIMIT_PREDICT": None}))
+    server.key = KeyStore(keys).create("test-harness", "predict")  # for the test's own comparisons
+    yield server
+    server.close()
+
+
+def test_with_auth_on_the_demo_answers_from_the_server_with_its_page_session(bare_page, secured_site, tmp_path):
+    import requests
+
+    # Without the page's session the same request is refused: the session is what lets it in.
+    refused = requests.post(f"{secured_site.url}/api/v1/models/sentiment/predict", json={"text": "hi"}, timeout=60)
+    assert refused.status_code == 401
+    results = check_demo_pages(bare_page, secured_site.url, "sw=off", tmp_path,
+                               headers={"Authorization": f"Bearer {secured_site.key}"})
+    assert {r["backend"] for r in results.values()} == {"server"}
+    cookies = {c["name"]: c for c in bare_page.context.cookies()}
+    assert cookies["browserml_session"]["httpOnly"] is True and cookies["browserml_session"]["sameSite"] == "Strict"
