@@ -59,7 +59,8 @@ def image_bytes(request: Request) -> bytes:
     if mimetype == "multipart/form-data":
         upload = request.files.get("image")
         if upload is None:
-            fields = ", ".join(sorted(set(request.files) | set(request.form))) or "none"
+            # A part without a parseable name is keyed None: list only the named ones.
+            fields = ", ".join(sorted(str(k) for k in set(request.files) | set(request.form) if k)) or "none"
             raise ApiError(422, f"the multipart form has no file field 'image' (fields: {fields}); {IMAGE_HOWTO}.")
         data = upload.read()
     elif request.is_json:

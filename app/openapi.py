@@ -90,6 +90,11 @@ def _embed(schema: dict[str, Any], pointer: str) -> dict[str, Any]:
     return dict(embedded)
 
 
+def _one_of(values: list[str]) -> dict[str, Any]:
+    """A path parameter's schema: one of the names this host knows (any string while it knows none)."""
+    return {"type": "string", "enum": values} if values else {"type": "string"}
+
+
 def _component(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -179,14 +184,15 @@ class _Builder:
                 {"name": "variant", "in": "query", "required": False,
                  "description": "a variant file that passed its gates on the server (default: the host's choice); "
                                 "422 for one that did not, 503 for one refused by this host's self-check",
-                 "schema": {"type": "string", "enum": variants}},
+                 "schema": _one_of(variants)},
             ]
             content = self.request_content(model, f"{key}.request")
             result = {"allOf": [_component(f"{key}.response"), _component("PredictInfo"),
                                 {"properties": {"model": {"const": model.name}}}]}
             passed = [v["file"] for v in model.manifest["variants"] if passes(v, "server")]
-            description = (f"{model.manifest.get('description', '')}\n\nTask `{model.task}`; the server runs "
-                           f"{', '.join(passed) or 'no variant'} (v{model.version}).").strip()
+            description = (f"{model.manifest.get('description', '')}\n\nTask `{model.task}`, default version "
+                           f"v{model.version}; variants that passed on the server: "
+                           f"{', '.join(passed) or 'none'}.").strip()
             op = self.operation(
                 "predict.predict", f"predict_{_ident(model.name)}", f"Run {model.name} on the server", "models",
                 {"200": _json(result, f"the {model.task} result, and where and how it was computed"),
@@ -238,7 +244,7 @@ class _Builder:
             "$defs": pipeline_schema.get("$defs", {}),
         }, "#/components/schemas/Pipeline")
         name_parameter = {"name": "name", "in": "path", "required": True, "description": "a pipeline's name",
-                          "schema": {"type": "string", "enum": names or ["none"]}}
+                          "schema": _one_of(names)}
         if self.registered("catalog.list_pipelines"):
             self.add("/api/v1/pipelines", "get", self.operation(
                 "catalog.list_pipelines", "list_pipelines", "Every pipeline", "pipelines",
@@ -294,7 +300,7 @@ class _Builder:
 
     def catalog(self, names: list[str]) -> None:
         parameter = {"name": "name", "in": "path", "required": True, "description": "a model's name",
-                     "schema": {"type": "string", "enum": names or ["none"]}}
+                     "schema": _one_of(names)}
         if self.registered("catalog.list_models"):
             self.add("/api/v1/models", "get", self.operation(
                 "catalog.list_models", "list_models", "Every model's default version", "models",
@@ -338,9 +344,9 @@ class _Builder:
 
     def v2(self, names: list[str], versions: list[str]) -> None:
         name = {"name": "name", "in": "path", "required": True, "description": "a model's name",
-                "schema": {"type": "string", "enum": names or ["none"]}}
+                "schema": _one_of(names)}
         number = {"name": "version", "in": "path", "required": True, "description": "one of the model's versions",
-                  "schema": {"type": "string", "enum": versions or ["1"]}}
+                  "schema": _one_of(versions)}
         if self.registered("v2.server_metadata"):
             self.add("/v2", "get", self.operation(
                 "v2.server_metadata", "v2_server_metadata", "Server metadata", "v2",
@@ -397,10 +403,10 @@ class _Builder:
              "304": {"description": "not modified (If-None-Match)"},
              **self.errors("artifacts.artifact", 403, 404)},
         ), [
-            {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "enum": names or ["none"]}},
+            {"name": "name", "in": "path", "required": True, "schema": _one_of(names)},
             {"name": "version", "in": "path", "required": True,
-             "schema": {"type": "string", "enum": versions or ["1"]}},
-            {"name": "file", "in": "path", "required": True, "schema": {"type": "string", "enum": files or ["none"]}},
+             "schema": _one_of(versions)},
+            {"name": "file", "in": "path", "required": True, "schema": _one_of(files)},
         ])
 
     def metrics(self) -> None:
@@ -458,7 +464,7 @@ class _Builder:
 def _common_schemas() -> dict[str, Any]:
     string, integer, obj = {"type": "string"}, {"type": "integer"}, {"type": "object"}
     server_status = {"type": "object", "required": ["variant", "self_check", "refused"], "properties": {
-        "variant": {"type": ["string", "null"]}, "self_check": {"type": ["object", "null"]},
+        "variant": {"type": ["string", "null"]}, "self_check": {"type": ["string", "null"]},
         "refused": {"type": "object", "additionalProperties": {"type": "string"}}}}
     tensor_meta = {"type": "object", "required": ["name", "datatype", "shape"], "properties": {
         "name": string, "datatype": string, "shape": {"type": "array", "items": integer}}}
