@@ -42,12 +42,11 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(level: str) -> None:
     """The host's loggers write JSON lines to stderr at ``level``; Werkzeug's access lines go."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)  # the stderr of now (a test may have replaced it)
     handler.setFormatter(JsonFormatter())
     for name in ("browserml", "browserml.request"):
         logger = logging.getLogger(name)
-        if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
-            logger.handlers = [handler]
+        logger.handlers = [h for h in logger.handlers if not isinstance(h.formatter, JsonFormatter)] + [handler]
         logger.setLevel(level.upper())
         logger.propagate = False
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # its per-request lines are replaced here

@@ -50,7 +50,7 @@ def _bucket_keys() -> list[str]:
 
 
 # The run histogram's buckets are the client's bounds, in seconds: bucket counts are exact.
-RUN_BUCKETS = tuple(float(key) / 1000 for key in _bucket_keys() if key != "+Inf")
+RUN_BUCKETS = tuple(sorted(float(key) / 1000 for key in _bucket_keys() if key != "+Inf"))
 # Loads include downloads: the request buckets, then up to five minutes.
 LOAD_BUCKETS = LATENCY_BUCKETS + (30.0, 60.0, 120.0, 300.0)
 
@@ -95,11 +95,15 @@ def _read_batch() -> dict[str, Any]:
     length = request.content_length
     if length is not None and length > MAX_BYTES:
         raise _too_large(length)
-    request.max_content_length = MAX_BYTES  # a body without Content-Length stops at the limit too
+    # A body without Content-Length (chunked) is read to one byte past the limit, no further.
+    request.max_content_length = MAX_BYTES + 1
     try:
-        body = json_object(request)
+        raw = request.get_data(cache=True)
     except RequestEntityTooLarge:
-        raise _too_large(f"more than {MAX_BYTES}") from None
+        raw = None
+    if raw is None or len(raw) > MAX_BYTES:
+        raise _too_large(f"more than {MAX_BYTES}")
+    body = json_object(request)  # reads the cached bytes: 415 / 400 / 422 with what to do
     errors = list(_validator().iter_errors(body))
     if errors:
         raise ApiError(422, _schema_message(body, errors))
@@ -171,6 +175,8 @@ def _check_against_registry(events: list[dict[str, Any]]) -> None:
             known = ", ".join(names) or "none"
             raise ApiError(422, f"{where}/model: unknown model {name!r}; this host serves: {known}.")
         versions = registry.versions(name)
+        if event["type"] == "load" and not math.isfinite(event["load_ms"]):  # JSON parsing lets NaN through
+            raise ApiError(422, f"{where}/load_ms is {event['load_ms']}; send the load time in ms, a finite number.")
         if event["type"] == "load" and event["version"] not in {m.version for m in versions}:
             raise ApiError(422, f"{where}/version: {name} has no version {event['version']} here; versions: "
                                 f"{', '.join(str(m.version) for m in versions)}.")

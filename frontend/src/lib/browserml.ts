@@ -25,6 +25,7 @@ import { cropBox } from "../pipelines.js";
 import { type ArtifactRef, errorMessage, type Progress } from "../runtime/artifacts.js";
 import { type Backend, type BackendChoice, type Candidate, planBackends } from "../runtime/backends.js";
 import { type Device, probeDevice } from "../runtime/device.js";
+import { type Collector, flushShared, planFallbacks, telemetryFor } from "../runtime/telemetry.js"; // telemetry
 import type { RunResult, WorkerApi, WorkerInput } from "../runtime/worker.js";
 import { type AssetRole, assetRoles } from "../tasks/assets.js";
 import { IMAGE_TASKS } from "../tasks/index.js";
@@ -45,6 +46,11 @@ export type { Progress } from "../runtime/artifacts.js";
 export type { Backend, BackendChoice } from "../runtime/backends.js";
 export { probeDevice } from "../runtime/device.js";
 
+/** Send the telemetry collected so far now, rather than within 10 s or when the page is hidden. */
+export function flushTelemetry(): Promise<void> {
+  return flushShared(); // telemetry
+}
+
 export interface LoadOptions {
   backend?: BackendChoice;
   /** A specific variant file (it must have passed its gates). */
@@ -52,6 +58,13 @@ export interface LoadOptions {
   onProgress?: (progress: Progress) => void;
   /** Host origin (default: where this library was served from). */
   host?: string;
+  /**
+   * Report what ran where to the host (`POST /api/v1/telemetry`): backend, variant, load
+   * time and cache hit, run latencies, fallback reasons, uncertain and top-1 label counts;
+   * never inputs or scores. Default true; `false` turns it off for this model, and
+   * `<meta name="browserml-telemetry" content="off">` for the whole page.
+   */
+  telemetry?: boolean;
 }
 
 export type ImageInput = HTMLImageElement | HTMLCanvasElement | ImageBitmap | ImageData | Blob | string | URL;
@@ -145,6 +158,7 @@ export class Model<T extends TaskName = TaskName> {
   private readonly host: string;
   private readonly key: string;
   private remote: Comlink.Remote<WorkerApi> | null;
+  private readonly telemetry: Collector | null; // telemetry: null when off
 
   constructor(init: {
     manifest: ManifestWithUrls;
@@ -155,6 +169,8 @@ export class Model<T extends TaskName = TaskName> {
     remote: Comlink.Remote<WorkerApi> | null;
     loadMs: number;
     fromCache: boolean;
+    /** Where to report runs and fallbacks (runtime/telemetry.ts); none when absent. */
+    telemetry?: Collector | null;
   }) {
     this.manifest = init.manifest;
     this.device = init.device;
@@ -168,6 +184,7 @@ export class Model<T extends TaskName = TaskName> {
     this.loadMs = init.loadMs;
     this.fromCache = init.fromCache;
     this.key = `${init.manifest.name}/${init.manifest.version}/${this.variant}`;
+    this.telemetry = init.telemetry ?? null; // telemetry
   }
 
   get name(): string {
@@ -176,7 +193,9 @@ export class Model<T extends TaskName = TaskName> {
 
   /** The task result for `input`, with where and how fast it was computed. */
   async run(input: TaskInputs[T], options: RunOptions = {}): Promise<RunResultOf<T>> {
-    return (await this.runAny(input, options)) as unknown as RunResultOf<T>;
+    const result = await this.runAny(input, options);
+    this.telemetry?.recordRun({ host: this.host, model: this.name }, result); // telemetry
+    return result as unknown as RunResultOf<T>;
   }
 
   private async runAny(input: ImageInput | TextInput, options: RunOptions): Promise<Record<string, unknown>> {
@@ -192,6 +211,8 @@ export class Model<T extends TaskName = TaskName> {
         if (err instanceof InputError) throw err;
         // A backend that fails while running hands over to the server for good.
         this.fallbackReason = `${this.backend} failed while running (${String(err)}); the server answers`;
+        const source = { host: this.host, model: this.name }; // telemetry
+        this.telemetry?.recordFallback(source, this.backend, this.fallbackReason); // telemetry
         this.backend = "server";
         this.variant = this.manifest.recommended.server;
         this.reason = "server (fallback after a failure)";
@@ -335,8 +356,10 @@ export async function loadModel<T extends TaskName = TaskName>(
   const device = await probeDevice();
   const plan = planBackends(manifest as Manifest, device, options.backend ?? "auto", options.variant);
   const reasons = [...plan.skipped];
-  const made = (candidate: Candidate, remote: Comlink.Remote<WorkerApi> | null, loadMs = 0, fromCache = false) =>
-    new Model<T>({
+  const telemetry = telemetryFor(options.telemetry); // telemetry: null when off
+  const source = { host, model: manifest.name }; // telemetry
+  const made = (candidate: Candidate, remote: Comlink.Remote<WorkerApi> | null, loadMs = 0, fromCache = false) => {
+    const model = new Model<T>({
       manifest,
       device,
       host,
@@ -345,7 +368,19 @@ export async function loadModel<T extends TaskName = TaskName>(
       remote,
       loadMs,
       fromCache,
+      telemetry,
     });
+    // --- telemetry: the backends passed over before this one, and the load itself ---
+    if (telemetry) {
+      const planned = plan.candidates.map((c) => c.backend);
+      for (const { from, text } of planFallbacks(options.backend ?? "auto", model.backend, planned, plan.skipped)) {
+        telemetry.recordFallback(source, from, text);
+      }
+      const { backend, variant } = model;
+      telemetry.recordLoad(source, { version: manifest.version, backend, variant, loadMs, fromCache });
+    }
+    return model;
+  };
   for (const candidate of plan.candidates) {
     if (candidate.backend === "server") return made(candidate, null);
     try {
@@ -370,6 +405,7 @@ export async function loadModel<T extends TaskName = TaskName>(
       return made(candidate, remote, loaded.loadMs, loaded.fromCache);
     } catch (err) {
       reasons.push(`${candidate.backend} failed to load ${candidate.variant}: ${String(err)}`);
+      telemetry?.recordFallback(source, candidate.backend, reasons[reasons.length - 1]!); // telemetry
     }
   }
   throw new Error(`no backend could load ${name}: ${reasons.join("; ")}`);
