@@ -42,14 +42,19 @@ HOWTO = ("send 'Authorization: Bearer <key>' (an operator creates one with: brow
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def requires(scope: str) -> Callable[[F], F]:
-    """Mark a view as needing ``scope`` when auth is on (and as that rate-limit class)."""
+def view_marker(attribute: str, value: str) -> Callable[[F], F]:
+    """A decorator that sets ``view.<attribute> = value`` (read back from ``app.view_functions``)."""
 
     def mark(view: F) -> F:
-        view.browserml_scope = scope  # type: ignore[attr-defined]  # read by check_request
+        setattr(view, attribute, value)
         return view
 
     return mark
+
+
+def requires(scope: str) -> Callable[[F], F]:
+    """Mark a view as needing ``scope`` when auth is on (and as that rate-limit class)."""
+    return view_marker("browserml_scope", scope)
 
 
 def scope_of(endpoint: str | None) -> str | None:

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from flask import Flask, current_app, g, request
 from flask_limiter import Limiter
 
-from app.auth import scope_of
+from app.auth import scope_of, view_marker
 
 CLASSES = ("predict", "admin", "telemetry", "public")
 UNLIMITED = "1000000000/second"  # stands in for "no limit"; such a class is exempt anyway
@@ -97,9 +97,4 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def limit_class(cls: str) -> Callable[[F], F]:
     """Mark a public view as another class (``telemetry``) for its rate limit."""
-
-    def mark(view: F) -> F:
-        view.browserml_limit_class = cls  # type: ignore[attr-defined]  # read by route_class
-        return view
-
-    return mark
+    return view_marker("browserml_limit_class", cls)

@@ -8,22 +8,9 @@ import { describe, expect, it } from "vitest";
 
 import { planBackends } from "../../src/runtime/backends.js";
 import type { Device } from "../../src/runtime/device.js";
-import type { Manifest, Variant } from "../../src/tasks/types.js";
+import type { Manifest } from "../../src/tasks/types.js";
+import { variant } from "./fixtures.js";
 
-function variant(file: string, precision: Variant["precision"], bytes: number, passed = true): Variant {
-  const backends: Variant["backends"] = precision === "int8" ? ["wasm", "server"] : ["webgpu", "wasm", "server"];
-  const verdict = { passed, reasons: passed ? [] : ["too far from the source"] };
-  return {
-    file,
-    precision,
-    bytes,
-    sha256: "0".repeat(64),
-    backends,
-    operators: [],
-    evaluations: { server: { runtime: "native", metrics: {}, latency_ms: {} } },
-    gates: Object.fromEntries(backends.map((b) => [b, verdict])),
-  };
-}
 
 function manifest(overrides: Partial<Manifest> = {}): Manifest {
   return {

@@ -24,7 +24,8 @@ import {
   summarize,
   type TelemetryEvent,
 } from "../../src/runtime/telemetry.js";
-import type { Manifest, Variant } from "../../src/tasks/types.js";
+import type { Manifest } from "../../src/tasks/types.js";
+import { variant } from "./fixtures.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const schema = JSON.parse(readFileSync(resolve(here, "../../../contract/schemas/telemetry.schema.json"), "utf8"));
@@ -47,19 +48,6 @@ describe("latency buckets", () => {
   });
 });
 
-function variant(file: string, precision: Variant["precision"], bytes: number): Variant {
-  const backends: Variant["backends"] = ["webgpu", "wasm", "server"];
-  return {
-    file,
-    precision,
-    bytes,
-    sha256: "0".repeat(64),
-    backends,
-    operators: [],
-    evaluations: { server: { runtime: "native", metrics: {}, latency_ms: {} } },
-    gates: Object.fromEntries(backends.map((b) => [b, { passed: true, reasons: [] }])),
-  };
-}
 
 function manifest(client: Partial<Manifest["client"]> = {}): Manifest {
   return {
