@@ -3,6 +3,8 @@ over real HTTP, and Debian's Chromium. The parts that bench/ uses too live in ha
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 from pathlib import Path
 
@@ -141,3 +143,49 @@ def redis_url(tmp_path_factory):
     yield f"redis://127.0.0.1:{port}/0"
     server.terminate()
     server.wait(timeout=10)
+
+
+# --- The whole run's log: no key, no input text ---------------------------------------------------
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self.keys: list[str] = []  # every API key the run made; none may appear in a line
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record) + " " + json.dumps(getattr(record, "fields", {})))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def log_of_the_whole_run():
+    """Every line the host logs during the session (both of its loggers, at every level) must
+    hold no API key and none of the texts the tests send: the issue's "the log from a whole
+    test run contains no key and no input text". Keys are collected as KeyStore makes them."""
+    from app import keys as keys_module
+    from harness.browser import SENTENCES
+
+    collector = _Collect()
+    made = collector.keys
+    original = keys_module.KeyStore.create
+
+    def create(self, name: str, scope: str) -> str:
+        key = original(self, name, scope)
+        made.append(key)
+        return key
+
+    keys_module.KeyStore.create = create  # type: ignore[method-assign]
+    loggers = [logging.getLogger(name) for name in ("browserml", "browserml.request")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(collector)
+    yield collector
+    keys_module.KeyStore.create = original  # type: ignore[method-assign]
+    for logger, level in zip(loggers, levels):
+        logger.removeHandler(collector)
+        logger.setLevel(level)
+    texts = [*SENTENCES, "Zanzibar marmalade", "What a wonderful film", "A fine day", "client 0 says hello"]
+    text = "\n".join(collector.lines)
+    leaked = [k[:10] + "..." for k in made if k in text] + [t for t in texts if t in text]
+    assert collector.lines, "the host logged nothing: the collector is not attached"
+    assert not leaked, f"the run's log holds keys or input texts: {leaked}"

@@ -30,13 +30,14 @@ def keys_file(tmp_path):
 
 
 @pytest.fixture()
-def keys(keys_file):
+def keys(keys_file, log_of_the_whole_run):
     """A predict key and an admin key made with the real CLI (the key is stdout's last line)."""
     made = {}
     for name, scope in (("ci-predict", "predict"), ("ops", "admin")):
         result = browserml("keys", "--keys-file", str(keys_file), "create", "--name", name, "--scope", scope)
         assert result.returncode == 0, result.stderr
         made[scope] = result.stdout.strip().splitlines()[-1]
+    log_of_the_whole_run.keys.extend(made.values())  # the run's log must not hold them either
     return made
 
 
