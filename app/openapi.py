@@ -19,7 +19,6 @@ import copy
 import io
 import json
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
@@ -28,13 +27,12 @@ from app import host_state
 from app.auth import HOWTO, scope_of
 from app.limits import limit_of, route_class
 from app.registry import ModelVersion
-from contract.manifest import passes
-from contract.pipelines import SCHEMA_PATH as PIPELINE_SCHEMA_PATH
+from contract.manifest import SCHEMAS_DIR, passes
+from contract.manifest import schema as contract_schema
 from contract.tasks import IMAGE_TASKS
 
 bp = Blueprint("openapi", __name__)
 
-SCHEMAS_DIR = Path(PIPELINE_SCHEMA_PATH).parent
 TELEMETRY_SCHEMA_PATH = SCHEMAS_DIR / "telemetry.schema.json"
 TELEMETRY_ROUTE = "/api/v1/telemetry"
 
@@ -232,7 +230,7 @@ class _Builder:
     def pipelines(self, models: dict[str, ModelVersion]) -> None:
         registry = host_state().registry
         names = sorted(registry.pipelines)
-        pipeline_schema = json.loads(PIPELINE_SCHEMA_PATH.read_text())
+        pipeline_schema = contract_schema("pipeline")
         # A pipeline manifest as served: the manifest's fields (from its schema) and the URLs a client needs.
         self.schemas["Pipeline"] = _embed({
             "type": "object",

@@ -19,29 +19,27 @@ from __future__ import annotations
 import json
 import math
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, request
 from prometheus_client import Counter, Histogram
 from werkzeug.exceptions import RequestEntityTooLarge
 
-import contract
 from app import host_state
 from app.errors import ApiError
 from app.inputs import json_object
 from app.limits import limit_class
 from app.metrics import LATENCY_BUCKETS
+from contract.manifest import schema as contract_schema
+from contract.manifest import validator
 
-SCHEMA_PATH = Path(contract.__file__).resolve().parent / "schemas" / "telemetry.schema.json"
 MAX_BYTES = 16_000  # 16 kB per batch; the runtime splits its reports to stay under it
 SCHEMA_HINT = "reports follow contract/schemas/telemetry.schema.json"
 EVENT_TYPES = ("load", "runs", "fallback")
 
 
-@cache
 def schema() -> dict[str, Any]:
-    return dict(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
+    return contract_schema("telemetry")
 
 
 def _bucket_keys() -> list[str]:
@@ -104,17 +102,10 @@ def _read_batch() -> dict[str, Any]:
     if raw is None or len(raw) > MAX_BYTES:
         raise _too_large(f"more than {MAX_BYTES}")
     body = json_object(request)  # reads the cached bytes: 415 / 400 / 422 with what to do
-    errors = list(_validator().iter_errors(body))
+    errors = list(validator("telemetry").iter_errors(body))
     if errors:
         raise ApiError(422, _schema_message(body, errors))
     return body
-
-
-@cache
-def _validator() -> Any:
-    import jsonschema
-
-    return jsonschema.Draft202012Validator(schema())
 
 
 @cache

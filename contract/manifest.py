@@ -8,43 +8,56 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-SCHEMA_PATH = Path(__file__).parent / "schemas" / "manifest.schema.json"
+SCHEMAS_DIR = Path(__file__).parent / "schemas"
+SCHEMA_PATH = SCHEMAS_DIR / "manifest.schema.json"
 
 
 class ManifestError(ValueError):
     """A manifest that does not match the schema; the message names the field."""
 
 
+# --- The contract's JSON Schemas (schemas/<name>.schema.json): manifest, pipeline, telemetry ----
+
 @cache
-def schema() -> dict[str, Any]:
-    """The manifest JSON Schema (read once)."""
-    return dict(json.loads(SCHEMA_PATH.read_text()))
+def schema(name: str = "manifest") -> dict[str, Any]:
+    """The JSON Schema ``schemas/<name>.schema.json`` (read once)."""
+    return dict(json.loads((SCHEMAS_DIR / f"{name}.schema.json").read_text(encoding="utf-8")))
 
 
 @cache
-def _validator() -> Any:
+def validator(name: str = "manifest") -> Any:
+    """A Draft 2020-12 validator (formats checked) of ``schemas/<name>.schema.json``."""
     import jsonschema
 
-    return jsonschema.Draft202012Validator(schema(), format_checker=jsonschema.FormatChecker())
+    return jsonschema.Draft202012Validator(schema(name), format_checker=jsonschema.FormatChecker())
+
+
+def check(document: Any, name: str, what: str) -> None:
+    """Raise ManifestError naming the first field of ``document`` that breaks schema ``name``."""
+    errors = sorted(validator(name).iter_errors(document), key=lambda e: list(e.absolute_path))
+    if errors:
+        where = "/".join(str(p) for p in errors[0].absolute_path) or "(top level)"
+        raise ManifestError(f"{what} field {where}: {errors[0].message}")
+
+
+def read_checked(path: Path, name: str, what: str) -> dict[str, Any]:
+    """Read the JSON file ``path`` and check it against schema ``name``."""
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ManifestError(f"{path}: cannot read JSON ({err})") from None
+    check(document, name, what)
+    return dict(document)
 
 
 def validate_manifest(manifest: dict[str, Any]) -> None:
     """Raise ManifestError naming the first field that breaks the schema."""
-    errors = sorted(_validator().iter_errors(manifest), key=lambda e: list(e.absolute_path))
-    if errors:
-        first = errors[0]
-        where = "/".join(str(p) for p in first.absolute_path) or "(top level)"
-        raise ManifestError(f"manifest field {where}: {first.message}")
+    check(manifest, "manifest", "manifest")
 
 
 def load_manifest(path: Path) -> dict[str, Any]:
     """Read and validate ``path`` (a manifest.json)."""
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ManifestError(f"{path}: cannot read JSON ({err})") from None
-    validate_manifest(manifest)
-    return manifest
+    return read_checked(path, "manifest", "manifest")
 
 
 # --- Verdicts per backend -------------------------------------------------------------------

@@ -12,40 +12,22 @@ to the browser's ``frontend/src/pipelines.ts``.
 
 from __future__ import annotations
 
-import json
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from contract.manifest import ManifestError
+from contract.manifest import check, read_checked
 
-SCHEMA_PATH = Path(__file__).parent / "schemas" / "pipeline.schema.json"
 PIPELINES_DIR = "pipelines"  # under the models directory
 
 
-@cache
-def _validator() -> Any:
-    import jsonschema
-
-    return jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
-
-
 def validate_pipeline(pipeline: dict[str, Any]) -> None:
-    """Raise ManifestError naming the first field that breaks the schema."""
-    errors = sorted(_validator().iter_errors(pipeline), key=lambda e: list(e.absolute_path))
-    if errors:
-        where = "/".join(str(p) for p in errors[0].absolute_path) or "(top level)"
-        raise ManifestError(f"pipeline field {where}: {errors[0].message}")
+    """Raise ManifestError naming the first field that breaks ``schemas/pipeline.schema.json``."""
+    check(pipeline, "pipeline", "pipeline")
 
 
 def load_pipeline(path: Path) -> dict[str, Any]:
     """Read and validate a pipeline manifest."""
-    try:
-        pipeline = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ManifestError(f"{path}: cannot read JSON ({err})") from None
-    validate_pipeline(pipeline)
-    return pipeline
+    return read_checked(path, "pipeline", "pipeline")
 
 
 def pipeline_paths(models_dir: Path) -> list[Path]:
