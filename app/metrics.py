@@ -6,8 +6,9 @@ workers report one total (``app/gunicorn_conf.py`` marks dead workers). One proc
 uses the default in-memory registry.
 
 Labels stay bounded: ``route`` is the URL rule (``/api/v1/models/<name>/predict``), not
-the path; ``model`` is a model of this host's registry or ``"unknown"``; ``kind`` is one
-of ``ERROR_KINDS``. Nothing here sees a key or a payload.
+the path; ``model`` is always a resolved model of this host's registry (a name from the URL
+that resolves to nothing is a 404, counted only by route and status); ``kind`` is one of
+``ERROR_KINDS``. Nothing here sees a key or a payload.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import os
 import time
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -55,23 +56,15 @@ LEXICON_FALLBACKS = Counter("browserml_lexicon_fallbacks_total", "results answer
 bp = Blueprint("metrics", __name__)
 
 
-def known_model(name: str | None) -> str:
-    """``name`` if this host serves it, else ``"unknown"`` (bounded label values)."""
-    registry = current_app.extensions["browserml"].registry
-    return name if name and name in registry.names() else "unknown"
-
-
 def record_prediction(model: str, version: int, variant: str, seconds: float, result: dict[str, Any]) -> None:
-    """Count one answered predict request and the results in it."""
+    """Count one answered predict request and its results (one per input: a list of texts gives several)."""
     PREDICTIONS.labels(model, str(version), variant).inc()
     INFERENCE_LATENCY.labels(model, variant).observe(seconds)
-    items = result.get("results") or result.get("faces") or [result]
-    for item in items:
-        target = item.get("emotion", item) if isinstance(item, dict) else {}
+    for item in result.get("results", [result]):
         RESULTS.labels(model).inc()
-        if target.get("uncertain"):
+        if item.get("uncertain"):
             UNCERTAIN.labels(model).inc()
-        if target.get("fallback") == "lexicon":
+        if item.get("fallback") == "lexicon":
             LEXICON_FALLBACKS.labels(model).inc()
 
 
