@@ -139,16 +139,15 @@ def convert_model(recipe: Recipe, root: Path, models_dir: Path, force: bool = Fa
             shutil.copyfile(path, work / asset)
         base = contract(recipe, resolve_labels(recipe))
         assets = load_assets(base, work)
-        eval_manifest = base
         with print_.step("load calibration and evaluation data"):
             calibration = evaluate.prepare(
-                datasets.load(recipe.data["calibration"]["dataset"], "calibration"), eval_manifest, assets)
+                datasets.load(recipe.data["calibration"]["dataset"], "calibration"), base, assets)
             evaluation = evaluate.prepare(
-                datasets.load(recipe.data["evaluation"]["dataset"], "evaluation"), eval_manifest, assets)
+                datasets.load(recipe.data["evaluation"]["dataset"], "evaluation"), base, assets)
             print_.note(f"{len(calibration)} calibration and {len(evaluation)} evaluation samples")
         with print_.step(f"run the source model ({source.framework}) on the evaluation data"):
             reference = evaluate.run_all(source.reference, evaluation)
-            source_metrics = evaluate.task_metrics(reference, evaluation, eval_manifest)
+            source_metrics = evaluate.task_metrics(reference, evaluation, base)
         built: dict[str, onnx.ModelProto] = {"fp32": fp32}
         with print_.step("build the int8 and fp16 variants"):
             if "int8" in recipe.precisions:
@@ -162,7 +161,7 @@ def convert_model(recipe: Recipe, root: Path, models_dir: Path, force: bool = Fa
         with print_.step("evaluate every variant against the source model, natively and in ORT Web's WASM"):
             for precision, model in built.items():
                 measured.append(
-                    _evaluate_variant(precision, model, recipe, work, evaluation, reference, eval_manifest, print_)
+                    _evaluate_variant(precision, model, recipe, work, evaluation, reference, base, print_)
                 )
         entries = [m.entry for m in measured]
         with print_.step("apply the gates per backend and pick a variant per backend"):

@@ -22,3 +22,47 @@ class LiveServer:
     def close(self) -> None:
         self._server.shutdown()
         self._thread.join(timeout=10)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def serve(*args: str, env: dict[str, str] | None = None, scheme: str = "http", verify: str | bool = True,
+          seconds: float = 60) -> tuple[Any, str]:
+    """``browserml serve --port <free> --models-dir models <args>`` in a subprocess (stdout and stderr
+    together, as text), once ``/v2/health/ready`` answers 200: ``(process, url)``. The caller stops it."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import requests
+
+    from harness.catalog import MODELS, ROOT
+
+    port = free_port()
+    cli = Path(sys.executable).with_name("browserml")
+    process = subprocess.Popen([str(cli), "serve", "--port", str(port), "--models-dir", str(MODELS), *args],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, **(env or {})})
+    url = f"{scheme}://127.0.0.1:{port}"
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read() if process.stdout else ""
+            raise AssertionError(f"server exited with {process.returncode}: {output}")
+        try:
+            if requests.get(url + "/v2/health/ready", timeout=5, verify=verify).status_code == 200:
+                return process, url
+        except requests.exceptions.RequestException:
+            pass
+        time.sleep(0.3)
+    process.kill()
+    raise AssertionError(f"{url} not ready after {seconds} s")

@@ -115,16 +115,15 @@ def plain_site(frontend_built):
 def redis_url(tmp_path_factory):
     """A real redis-server on a free port for the session: ``redis://127.0.0.1:<port>/0``."""
     import shutil
-    import socket
     import subprocess
     import time
+
+    from harness.live_server import free_port
 
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server not found; install it: apt-get install -y redis-server (make test does)")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     folder = tmp_path_factory.mktemp("redis")
     server = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                                "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -5,11 +5,7 @@ gunicorn workers, and TLS with HSTS."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -17,7 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app import create_app
 from app.keys import KeyStore
-from harness.catalog import MODELS, ROOT
+from harness.catalog import MODELS
+from harness.live_server import serve
 
 SECRET_TEXT = "Zanzibar marmalade is surprisingly wonderful"
 
@@ -81,40 +78,11 @@ def test_metrics_count_predictions_errors_and_results_with_bounded_labels():
     assert "nope-1" not in after  # an unknown name is never a label value
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _serve(*args: str, env: dict[str, str], scheme: str = "http", verify: str | bool = True):
-    port = _free_port()
-    cli = Path(sys.executable).with_name("browserml")
-    process = subprocess.Popen([str(cli), "serve", "--port", str(port), "--models-dir", str(MODELS), *args],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env={**os.environ, **env})
-    url = f"{scheme}://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited: {process.stdout.read() if process.stdout else ''}")
-        try:
-            if requests.get(url + "/v2/health/ready", timeout=5, verify=verify).status_code == 200:
-                return process, url
-        except requests.exceptions.RequestException:
-            pass
-        time.sleep(0.3)
-    process.kill()
-    raise AssertionError(f"{url} not ready")
-
-
 def test_two_gunicorn_workers_report_one_total_and_log_no_key_or_text(tmp_path):
     store = KeyStore(tmp_path / "keys.json")
     key = store.create("load", "predict")
     env = {"BROWSERML_AUTH": "keys", "BROWSERML_KEYS_FILE": str(store.path), "BROWSERML_RATE_LIMIT_PREDICT": "null"}
-    process, url = _serve("--workers", "2", env=env)
+    process, url = serve("--workers", "2", env=env, seconds=90)
     try:
         count = 40
         with requests.Session() as session:
@@ -143,8 +111,8 @@ def test_tls_serves_https_with_hsts(tmp_path, workers):
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
                     "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(keyfile), "-out", str(cert)],
                    check=True, capture_output=True)
-    process, url = _serve("--workers", workers, "--certfile", str(cert), "--keyfile", str(keyfile), env={},
-                          scheme="https", verify=str(cert))
+    process, url = serve("--workers", workers, "--certfile", str(cert), "--keyfile", str(keyfile),
+                         scheme="https", verify=str(cert), seconds=90)
     try:
         answer = requests.get(url + "/api/v1/models", timeout=30, verify=str(cert))
         assert answer.status_code == 200
