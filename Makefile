@@ -17,7 +17,7 @@ run: models frontend
 	$(BIN)/browserml serve --host 127.0.0.1 --port 8000
 
 test: models frontend chromium redis
-	$(BIN)/python -m ruff check app contract convert cli tests bench harness
+	$(BIN)/python -m ruff check app contract convert cli lifecycle tests bench harness
 	$(BIN)/python -m mypy
 	cd frontend && npm run --silent types:check && npm run --silent typecheck && npm test --silent
 	$(BIN)/python -m pytest -q
@@ -57,7 +57,7 @@ redis:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server; }
 
 lint: $(STAMP)
-	$(BIN)/python -m ruff check app contract convert cli tests bench harness
+	$(BIN)/python -m ruff check app contract convert cli lifecycle tests bench harness
 	$(BIN)/python -m mypy
 
 # Refresh the constraints from the current venv (after changing pyproject.toml).

@@ -17,9 +17,11 @@ from flask.json.provider import DefaultJSONProvider
 
 from app.auth import init_auth
 from app.config import DEFAULTS
+from app.drift import init_drift
 from app.errors import register_error_handlers
 from app.headers import register_security_headers
 from app.inference import SessionPool, warm_up
+from app.lifecycle import init_lifecycle
 from app.limits import init_limits
 from app.metrics import init_metrics
 from app.registry import Registry
@@ -59,9 +61,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     state = HostState(Registry(Path(app.config["MODELS_DIR"])), SessionPool(int(app.config["ORT_THREADS"])))
     app.extensions["browserml"] = state
 
-    from app import artifacts, catalog, openapi, pages, predict, telemetry, v2
+    from app import admin, artifacts, catalog, feedback, lifecycle, openapi, pages, predict, telemetry, v2
 
-    for module in (artifacts, catalog, predict, telemetry, v2, openapi, pages):
+    for module in (artifacts, catalog, predict, feedback, telemetry, v2, lifecycle, admin, openapi, pages):
         app.register_blueprint(module.bp)
     register_error_handlers(app)
     register_security_headers(app)
@@ -71,6 +73,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_metrics(app)
     init_auth(app)
     init_limits(app)
+    init_lifecycle(app)
+    init_drift(app)  # after init_metrics: adds browserml_drift_psi to /metrics
 
     if app.config["WARM_UP"]:
         threading.Thread(target=warm_up, args=(state.registry, state.pool), daemon=True).start()

@@ -14,6 +14,8 @@ from typing import Any
 from flask import Blueprint, request
 
 from app import host_state
+from app.errors import ApiError
+from app.lifecycle import choose, describe
 from app.registry import ModelVersion
 from contract.manifest import passes, passes_in_browser
 
@@ -37,8 +39,9 @@ def _variant_summary(model: ModelVersion, variant: dict[str, Any]) -> dict[str, 
     }
 
 
-def summary(model: ModelVersion) -> dict[str, Any]:
-    """One catalog entry: identity, variants with URLs, recommendations, other versions."""
+def summary(model: ModelVersion, arm: str) -> dict[str, Any]:
+    """One catalog entry: identity, variants with URLs, recommendations, other versions, and the
+    lifecycle (the caller's arm, the aliases, the kill switch)."""
     manifest = model.manifest
     registry = host_state().registry
     return {
@@ -54,18 +57,27 @@ def summary(model: ModelVersion) -> dict[str, Any]:
         "recommended": manifest["recommended"],
         "client": manifest.get("client", {}),
         "server": host_state().pool.status(model),
+        "lifecycle": describe(model.name, arm),
     }
 
 
 @bp.get("/models")
 def list_models() -> dict[str, Any]:
+    """Every model that has a version to serve, in the version this caller gets."""
     registry = host_state().registry
-    return {"models": [summary(model) for model in registry]}
+    entries = []
+    for name in registry.names():
+        try:
+            model, arm = choose(registry, name)
+        except ApiError:
+            continue  # no version passed its gates: nothing to serve
+        entries.append(summary(model, arm))
+    return {"models": entries}
 
 
 @bp.get("/models/<name>")
 def model_manifest(name: str) -> dict[str, Any]:
-    model = host_state().registry.resolve(name, request.args.get("version"))
+    model, arm = choose(host_state().registry, name, request.args.get("version"))
     manifest = dict(model.manifest)
     manifest["variants"] = [
         {**v, "url": _variant_summary(model, v)["url"]} for v in model.manifest["variants"]
@@ -78,6 +90,7 @@ def model_manifest(name: str) -> dict[str, Any]:
         "v2": f"/v2/models/{model.name}/versions/{model.version}",
     }
     manifest["server"] = host_state().pool.status(model)
+    manifest["lifecycle"] = describe(model.name, arm)
     return manifest
 
 

@@ -49,6 +49,13 @@ DEFAULTS = {
     "METRICS": "public",
     # Level of the JSON request log and the host's own messages.
     "LOG_LEVEL": "INFO",
+    # --- Lifecycle (lifecycle/, app/lifecycle.py) ---
+    # Aliases (stable, canary), kill switches, the audit log and live drift counts: a SQLite file,
+    # default <MODELS_DIR>/lifecycle.sqlite; with REDIS_URL set they live in Redis instead.
+    "LIFECYCLE_DB": None,
+    # Feedback and the predictions it refers to (SQLAlchemy URL; Postgres works too):
+    # default sqlite:///<MODELS_DIR>/feedback.sqlite.
+    "DATABASE_URL": None,
     # Trust X-Forwarded-For/-Proto from this many proxies in front (0: none): see the README.
     "PROXIES": 0,
 }

@@ -338,6 +338,36 @@ class _Builder:
             requestBody={"required": True, "content": {"application/json": {"schema": _component("Telemetry")}}},
         ))
 
+    def feedback(self, names: list[str]) -> None:
+        """``POST /api/v1/feedback`` (``app/feedback.py``)."""
+        if not self.registered("feedback.give_feedback"):
+            return
+        self.schemas["FeedbackRequest"] = {
+            "type": "object", "required": ["model", "version", "request_id"], "additionalProperties": False,
+            "anyOf": [{"required": ["correct"]}, {"required": ["label"]}],
+            "properties": {
+                "model": _one_of(names), "version": {"type": "integer"},
+                "request_id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$",
+                               "description": "the result's request_id (server or browser)"},
+                "correct": {"type": "boolean"},
+                "label": {"type": "string", "description": "the right label: one of the version's postprocess.labels"},
+                "text": {"type": "string", "description": "text models only, and only with consent: true"},
+                "consent": {"type": "boolean", "description": "the user agreed to share the text"}}}
+        stored = {"type": "object", "required": ["id", "model", "version", "request_id", "correct", "label", "source",
+                                                 "created"],
+                  "properties": {"id": {"type": "integer"}, "model": {"type": "string"}, "version": {"type": "integer"},
+                                 "request_id": {"type": "string"}, "correct": {"type": ["boolean", "null"]},
+                                 "label": {"type": ["string", "null"]}, "source": {"enum": ["server", "browser"]},
+                                 "created": {"type": "string"}}}
+        self.schemas["Feedback"] = stored
+        self.add("/api/v1/feedback", "post", self.operation(
+            "feedback.give_feedback", "give_feedback", "Say whether a prediction was right", "feedback",
+            {"201": _json(_component("Feedback"), "stored (the text is never echoed)"),
+             "200": _json(_component("Feedback"), "stored, replacing an earlier feedback on the same prediction"),
+             **self.errors("feedback.give_feedback", 400, 404, 415, 422)},
+            requestBody={"required": True,
+                         "content": {"application/json": {"schema": _component("FeedbackRequest")}}}))
+
     # --- V2 ----------------------------------------------------------------------------------
 
     def v2(self, names: list[str], versions: list[str]) -> None:
@@ -430,6 +460,7 @@ class _Builder:
         self.pipelines(by_name)
         self.catalog(names)
         self.telemetry()
+        self.feedback(names)
         self.v2(names, versions)
         self.artifacts(names, versions, files)
         self.metrics()
@@ -453,7 +484,7 @@ class _Builder:
                                 "Every error is JSON {\"error\": \"...\"} saying what to do."),
             },
             "tags": [{"name": tag} for tag in
-                     ("models", "pipelines", "limits", "telemetry", "v2", "artifacts", "metrics")],
+                     ("models", "pipelines", "limits", "feedback", "telemetry", "v2", "artifacts", "metrics")],
             "paths": self.paths,
             "components": components,
         }
@@ -470,7 +501,9 @@ def _common_schemas() -> dict[str, Any]:
         "Error": {"type": "object", "required": ["error"], "properties": {"error": string}},
         "PredictInfo": {"type": "object", "required": ["model", "version", "variant", "backend", "latency_ms"],
                         "properties": {"model": string, "version": integer, "variant": string,
-                                       "backend": {"const": "server"}, "latency_ms": {"type": "number"}}},
+                                       "backend": {"const": "server"}, "latency_ms": {"type": "number"},
+                                       "request_id": {"type": "string", "description":
+                                                      "names this prediction in POST /api/v1/feedback"}}},
         "PipelineInfo": {"type": "object", "required": ["pipeline", "models", "backend", "latency_ms"],
                          "properties": {"pipeline": string, "backend": {"const": "server"},
                                         "latency_ms": {"type": "number"},

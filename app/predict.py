@@ -13,13 +13,19 @@ from flask import Blueprint, current_app, request
 
 from app import host_state
 from app.auth import requires
+from app.drift import observe_prediction
+from app.errors import ApiError
+from app.feedback import record_served
 from app.inference import run_task
 from app.inputs import read_image, read_texts
+from app.lifecycle import choose, switched_off
 from app.metrics import record_prediction
 from app.pipelines import detect_then_classify
+from app.registry import ModelVersion
 from app.request_log import served
 from contract.tasks import IMAGE_TASKS
-from contract.tasks.tokenization import max_length
+from contract.tasks.text_classification import lexicon_only
+from contract.tasks.tokenization import as_texts, max_length
 
 bp = Blueprint("predict", __name__, url_prefix="/api/v1")
 
@@ -28,7 +34,9 @@ bp = Blueprint("predict", __name__, url_prefix="/api/v1")
 @requires("predict")
 def predict(name: str) -> dict[str, Any]:
     state = host_state()
-    model = state.registry.resolve(name, request.args.get("version"))
+    model, arm = choose(state.registry, name, request.args.get("version"))
+    if switched_off(name):
+        return switched_off_answer(model, arm)
     variant = request.args.get("variant")
     if variant:
         model.variant(variant)  # 404 / 422 for an unknown variant or one rejected on the server
@@ -39,16 +47,34 @@ def predict(name: str) -> dict[str, Any]:
     else:
         sample = read_texts(request, current_app.config, max_length(model.manifest["preprocess"]))
     result, latency = run_task(state.pool, model, variant, sample)
+    observe_prediction(model, sample, result)  # drift counts (app/drift.py)
     served(model.name, model.version, variant)
     record_prediction(model.name, model.version, variant, latency / 1000, result)
     return {
         **result,
         "model": model.name,
         "version": model.version,
+        "arm": arm,
         "variant": variant,
         "backend": "server",
         "latency_ms": round(latency, 3),
+        "request_id": record_served(model.name, model.version, variant, result),  # stored for feedback
     }
+
+
+def switched_off_answer(model: ModelVersion, arm: str) -> dict[str, Any]:
+    """The kill switch is on: the model's non-ML fallback answers (sentiment: the lexicon), or 503."""
+    lexicon = model.assets.lexicon
+    if model.task != "text-classification" or lexicon is None:
+        raise ApiError(503, f"{model.name} is switched off by the operator and has no non-ML fallback; "
+                            f"it answers again after: browserml fallback {model.name} off.",
+                       headers={"Retry-After": "60"})
+    sample = read_texts(request, current_app.config, max_length(model.manifest["preprocess"]))
+    texts, single = as_texts(sample)
+    results = lexicon_only(texts, lexicon, model.manifest["postprocess"])
+    served(model.name, model.version, None)
+    return {**(results[0] if single else {"results": results}), "model": model.name, "version": model.version,
+            "arm": arm, "variant": None, "backend": "server", "latency_ms": 0.0}
 
 
 @bp.post("/pipelines/<name>/predict")
@@ -56,8 +82,13 @@ def predict(name: str) -> dict[str, Any]:
 def predict_pipeline(name: str) -> dict[str, Any]:
     state = host_state()
     pipeline = state.registry.pipeline(name)
-    detector = state.registry.resolve(pipeline["detector"])
-    classifier = state.registry.resolve(pipeline["classifier"])
+    (detector, _), (classifier, _) = choose(state.registry, pipeline["detector"]), choose(state.registry,
+                                                                                           pipeline["classifier"])
+    for part in (detector, classifier):
+        if switched_off(part.name):
+            raise ApiError(503, f"{part.name}, part of the {name} pipeline, is switched off by the operator; "
+                                f"it answers again after: browserml fallback {part.name} off.",
+                           headers={"Retry-After": "60"})
     image = read_image(request, current_app.config)
     result, latency = detect_then_classify(state.pool, pipeline, detector, classifier, image)
     detector_variant, classifier_variant = state.pool.server_variant(detector), state.pool.server_variant(classifier)

@@ -2,7 +2,8 @@
 
 The browser runtime (``frontend/src/runtime/telemetry.ts``) reports, in batches, what
 ran where: loads (backend, variant, load time, cache hit), runs (a latency histogram,
-results, uncertain results, counts of top-1 labels) and fallbacks (a fixed reason kind).
+results, uncertain results, counts of top-1 labels), fallbacks (a fixed reason kind) and
+predictions (each result's random id and top-1 label, stored for feedback: ``app/feedback.py``).
 It never sends inputs or per-item scores, and the batch has no free text: the schema
 (``contract/schemas/telemetry.schema.json``) fixes every shape and bound, and every
 string must name something this host serves (a model, one of its versions, variants or
@@ -26,7 +27,9 @@ from prometheus_client import Counter, Histogram
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app import host_state
+from app.drift import observe_runs
 from app.errors import ApiError
+from app.feedback import record_browser_predictions
 from app.inputs import json_object
 from app.limits import limit_class
 from app.metrics import LATENCY_BUCKETS
@@ -35,7 +38,7 @@ from contract.manifest import validator
 
 MAX_BYTES = 16_000  # 16 kB per batch; the runtime splits its reports to stay under it
 SCHEMA_HINT = "reports follow contract/schemas/telemetry.schema.json"
-EVENT_TYPES = ("load", "runs", "fallback")
+EVENT_TYPES = ("load", "runs", "fallback", "predictions")
 
 
 def schema() -> dict[str, Any]:
@@ -79,6 +82,7 @@ def telemetry() -> tuple[dict[str, Any], int]:
     _check_against_registry(events)
     for event in events:
         _count(event)
+        observe_runs(event)  # drift: top-1 labels and uncertain counts (app/drift.py)
     return {"accepted": len(events)}, 202
 
 
@@ -168,7 +172,7 @@ def _check_against_registry(events: list[dict[str, Any]]) -> None:
         versions = registry.versions(name)
         if event["type"] == "load" and not math.isfinite(event["load_ms"]):  # JSON parsing lets NaN through
             raise ApiError(422, f"{where}/load_ms is {event['load_ms']}; send the load time in ms, a finite number.")
-        if event["type"] == "load" and event["version"] not in {m.version for m in versions}:
+        if event["type"] in ("load", "predictions") and event["version"] not in {m.version for m in versions}:
             raise ApiError(422, f"{where}/version: {name} has no version {event['version']} here; versions: "
                                 f"{', '.join(str(m.version) for m in versions)}.")
         variant = event.get("variant")
@@ -189,6 +193,13 @@ def _check_against_registry(events: list[dict[str, Any]]) -> None:
             if sum(event["labels"].values()) > event["results"]:
                 raise ApiError(422, f"{where}/labels count {sum(event['labels'].values())} results but results is "
                                     f"{event['results']}; count each result's top-1 label once.")
+        if event["type"] == "predictions":  # feedback's predictions: labels of that very version
+            model = next(m for m in versions if m.version == event["version"])
+            labels = set(model.manifest.get("postprocess", {}).get("labels") or [])
+            for item in event["predictions"]:
+                if item["label"] is not None and item["label"] not in labels:
+                    raise ApiError(422, f"{where}/predictions: {item['label'][:64]!r} is not a label of {name} "
+                                        f"version {event['version']}; report the result's top-1 label, or null.")
 
 
 # --- Counting ---------------------------------------------------------------------------------------
@@ -236,5 +247,7 @@ def _count(event: dict[str, Any]) -> None:
         for label, times in event["labels"].items():
             if times:
                 CLIENT_LABELS.labels(model, label).inc(times)
+    elif event["type"] == "predictions":  # stored for feedback (app/feedback.py), not counted
+        record_browser_predictions(event)
     else:
         CLIENT_FALLBACKS.labels(model, event["from"], event["reason"]).inc()

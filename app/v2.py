@@ -23,6 +23,7 @@ from app.auth import requires
 from app.errors import ApiError
 from app.inference import run_outputs, warm_up
 from app.inputs import json_object
+from app.lifecycle import choose, switched_off
 from app.metrics import INFERENCE_LATENCY, PREDICTIONS
 from app.registry import ModelVersion
 from app.request_log import served
@@ -84,7 +85,8 @@ def ready() -> Response | tuple[Response, int]:
 
 
 def _model(name: str, version: str | None) -> ModelVersion:
-    return host_state().registry.resolve(name, version)
+    """The version asked for, else the caller's arm (stable or canary: app/lifecycle.py)."""
+    return choose(host_state().registry, name, version)[0]
 
 
 @bp.get("/models/<name>")
@@ -116,6 +118,9 @@ def model_ready(name: str, version: str | None = None) -> dict[str, Any]:
 @requires("predict")
 def infer(name: str, version: str | None = None) -> Response:
     model = _model(name, version)
+    if switched_off(name):  # raw tensors have no non-ML fallback
+        raise ApiError(503, f"{name} is switched off by the operator; it answers again after: "
+                            f"browserml fallback {name} off.", headers={"Retry-After": "60"})
     body, binary = _read_request()
     feeds = _feeds(model, body, binary)
     wanted = _wanted_outputs(model, body)

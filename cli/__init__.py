@@ -263,6 +263,20 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = keys_sub.add_parser("revoke", help="revoke the key NAME")
     revoke.add_argument("name")
     keys.set_defaults(func=_keys)
+
+    from cli import lifecycle  # promote, canary, rollback, status, fallback (cli/lifecycle.py)
+
+    lifecycle.register(sub)
+
+    from cli import retrain  # browserml retrain NAME: a new version from consented feedback (cli/retrain.py)
+
+    retrain.add_parser(sub)
+    from cli import db  # browserml db upgrade: migrate the feedback database (cli/db.py)
+
+    db.add_parser(sub)
+    from cli import drift  # browserml drift NAME: PSI of live traffic per feature (cli/drift.py)
+
+    drift.add_parser(sub)
     return parser
 
 

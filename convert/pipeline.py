@@ -12,6 +12,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from contract.integrity import sha256_file
 from contract.manifest import gate_reasons, passes, validate_manifest
 from contract.tasks.assets import load_assets
 from contract.tasks.contracts import CONTRACTS
-from convert import datasets, evaluate, gates, selfcheck, variants, wasm_runtime
+from convert import datasets, drift, evaluate, gates, selfcheck, variants, wasm_runtime
 from convert.errors import ConversionError
 from convert.opcheck import check_browser_ops, suitable_backends
 from convert.packages import package_file, package_version
@@ -34,7 +35,8 @@ from convert.report import write_report
 from convert.sources import load_source
 from convert.versions import find_same, next_version
 
-PIPELINE_VERSION = "3"  # 2: list forms in the text response schemas; 3: per-backend evaluation, self-check
+PIPELINE_VERSION = "4"  # 2: list forms in the text response schemas; 3: per-backend evaluation, self-check;
+# 4: the drift reference (manifest "drift")
 # Converter packages whose version changes the produced bytes.
 TOOLCHAIN = ("onnx", "onnxruntime", "tf2onnx", "tensorflow-cpu", "torch", "transformers", "skl2onnx",
              "onnxconverter-common", "scikit-learn", "numpy")
@@ -55,9 +57,12 @@ class Outcome:
         return [v["file"] for v in self.manifest["variants"] if any(x["passed"] for x in v["gates"].values())]
 
 
-def fingerprint(recipe: Recipe, root: Path) -> str:
-    """Hash of everything the produced bytes depend on (recipe, source packages, toolchain)."""
+def fingerprint(recipe: Recipe, root: Path, extra_training: Sequence[tuple[str, str]] = ()) -> str:
+    """Hash of everything the produced bytes depend on (recipe, source packages, toolchain, and
+    the extra training examples of ``browserml retrain``)."""
     digest = hashlib.sha256()
+    for text, label in extra_training:
+        digest.update(json.dumps(["extra-training", text, label]).encode() + b"\n")
     digest.update(f"pipeline {PIPELINE_VERSION}\n".encode())
     digest.update(recipe.sha256.encode())
     for package in sorted(_source_packages(recipe, root)):
@@ -114,10 +119,18 @@ def resolve_labels(recipe: Recipe) -> list[str]:
     return []
 
 
-def convert_model(recipe: Recipe, root: Path, models_dir: Path, force: bool = False) -> Outcome:
-    """Convert one recipe into a new version (or reuse an identical one)."""
+def convert_model(
+    recipe: Recipe, root: Path, models_dir: Path, force: bool = False,
+    extra_training: Sequence[tuple[str, str]] = (),
+    report_section: Callable[[Path, dict[str, Any]], str] | None = None,
+) -> Outcome:
+    """Convert one recipe into a new version (or reuse an identical one).
+
+    ``extra_training``: (text, label) pairs for a retrainable recipe's trainer (``convert/retrain.py``).
+    ``report_section(work folder, manifest)``: Markdown appended to report.md before the version appears.
+    """
     print_ = Progress(recipe.name, 8)
-    fp = fingerprint(recipe, root)
+    fp = fingerprint(recipe, root, extra_training)
     if not force:
         same = find_same(models_dir, recipe.name, fp)
         if same is not None:
@@ -129,7 +142,7 @@ def convert_model(recipe: Recipe, root: Path, models_dir: Path, force: bool = Fa
     with tempfile.TemporaryDirectory(dir=models_dir, prefix=f".{recipe.name}-") as tmp:
         work = Path(tmp)
         with print_.step(f"load {recipe.source['format']} source and convert to ONNX"):
-            source = load_source(recipe)
+            source = load_source(recipe, extra_training)
         with print_.step("optimise the fp32 graph"):
             fp32 = variants.optimize_fp32(source.model)
         asset_files = dict(source.assets)
@@ -148,6 +161,7 @@ def convert_model(recipe: Recipe, root: Path, models_dir: Path, force: bool = Fa
         with print_.step(f"run the source model ({source.framework}) on the evaluation data"):
             reference = evaluate.run_all(source.reference, evaluation)
             source_metrics = evaluate.task_metrics(reference, evaluation, base)
+            drift_reference = drift.reference(recipe, evaluation, reference, base, work)
         built: dict[str, onnx.ModelProto] = {"fp32": fp32}
         with print_.step("build the int8 and fp16 variants"):
             if "int8" in recipe.precisions:
@@ -181,10 +195,14 @@ def convert_model(recipe: Recipe, root: Path, models_dir: Path, force: bool = Fa
         version = next_version(models_dir, recipe.name)
         manifest = _manifest(recipe, version, fp, source, base, entries, calibration, evaluation, source_metrics, work)
         manifest["self_check"] = check
+        manifest["drift"] = drift_reference
         with print_.step(f"write version {version}: manifest.json and report.md"):
             validate_manifest(manifest)
             (work / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
             write_report(manifest, work)
+            if report_section is not None:
+                with (work / "report.md").open("a", encoding="utf-8") as report:
+                    report.write(report_section(work, manifest))
             target = models_dir / recipe.name / str(version)
             target.parent.mkdir(parents=True, exist_ok=True)
             work.rename(target)

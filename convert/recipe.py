@@ -22,8 +22,14 @@ PRECISIONS = ("fp32", "int8", "fp16")
 INT8_METHODS = ("static-qdq", "dynamic")
 TOP_LEVEL = {
     "name", "task", "description", "licence", "source", "inputs", "outputs", "preprocess",
-    "postprocess", "labels", "data", "variants", "gates", "client", "fallback", "assets",
+    "postprocess", "labels", "data", "variants", "gates", "client", "fallback", "assets", "retrain",
+    "drift",
 }
+# PSI thresholds of the drift monitor when a recipe has no [drift] table (lifecycle/drift.py):
+# the conventional ones, under 0.1 no shift, 0.25 and over a major one.
+DRIFT_DEFAULTS = {"psi_warn": 0.1, "psi_alert": 0.25}
+# ``[retrain]`` (``browserml retrain``): the recipe's trainer takes consented feedback as extra examples.
+RETRAIN_KEYS = {"feedback_weight", "compare_domains"}
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,10 @@ class Recipe:
     fallback: dict[str, Any]
     # Extra files shipped beside the variants, by file name: {package, module, file}.
     assets: dict[str, dict[str, str]] = field(default_factory=dict)
+    # ``[retrain]``: empty when the model cannot be retrained from feedback (see ``_retrain``).
+    retrain: dict[str, Any] = field(default_factory=dict)
+    # PSI thresholds of the drift monitor: {"psi_warn", "psi_alert"} ([drift], else DRIFT_DEFAULTS).
+    drift: dict[str, float] = field(default_factory=lambda: dict(DRIFT_DEFAULTS))
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
@@ -76,6 +86,54 @@ def _assets(raw: dict[str, Any], where: str) -> dict[str, dict[str, str]]:
         if not isinstance(spec, dict) or not all(isinstance(spec.get(k), str) for k in ("package", "module", "file")):
             raise ConversionError(f"{where}: [assets.{name!r}] needs package, module and file (strings)")
     return assets
+
+
+def _retrain(raw: dict[str, Any], where: str) -> dict[str, Any]:
+    """``[retrain]``: only a composed model with a trained head (``source.trainer``) can be retrained.
+
+    ``feedback_weight`` (number > 0, default 1): how much one feedback example counts against one
+    training snippet; ``compare_domains`` (non-empty list of strings): the held-out domains on which
+    the new version is compared with the one before it.
+    """
+    if "retrain" not in raw:
+        return {}
+    table = raw["retrain"]
+    if not isinstance(table, dict):
+        raise ConversionError(f"{where}: [retrain] must be a table (feedback_weight, compare_domains)")
+    unknown = sorted(set(table) - RETRAIN_KEYS)
+    if unknown:
+        raise ConversionError(f"{where}.retrain: unknown field(s) {', '.join(unknown)}; "
+                              f"allowed: {', '.join(sorted(RETRAIN_KEYS))}.")
+    if raw.get("source", {}).get("format") != "compose" or "trainer" not in raw.get("source", {}):
+        raise ConversionError(f"{where}: [retrain] needs a trained head: source.format = \"compose\" "
+                              "with source.trainer.")
+    weight = table.get("feedback_weight", 1.0)
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0:
+        raise ConversionError(f"{where}.retrain.feedback_weight is {weight!r}; expected a number > 0.")
+    domains = _need(table, "compare_domains", list, f"{where}.retrain")
+    if not domains or not all(isinstance(d, str) and d for d in domains):
+        raise ConversionError(f"{where}.retrain.compare_domains is {domains!r}; expected a non-empty list of names.")
+    return {"feedback_weight": float(weight), "compare_domains": list(domains)}
+
+
+def _drift(raw: dict[str, Any], where: str) -> dict[str, float]:
+    """``[drift]``: ``psi_warn`` and ``psi_alert``, positive numbers with warn < alert."""
+    table = raw.get("drift", {})
+    if not isinstance(table, dict):
+        raise ConversionError(f"{where}: [drift] must be a table with psi_warn and psi_alert.")
+    unknown = sorted(set(table) - set(DRIFT_DEFAULTS))
+    if unknown:
+        raise ConversionError(f"{where}.drift: unknown field(s) {', '.join(unknown)}; allowed: psi_warn, psi_alert.")
+    out = dict(DRIFT_DEFAULTS)
+    for key, value in table.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 10:
+            raise ConversionError(f"{where}.drift.{key} is {value!r}; expected a number above 0 (0.1 / 0.25 are "
+                                  "the conventional warn / alert levels of PSI).")
+        out[key] = float(value)
+    if out["psi_warn"] >= out["psi_alert"]:
+        raise ConversionError(f"{where}.drift: psi_warn ({out['psi_warn']}) must be below psi_alert "
+                              f"({out['psi_alert']}).")
+    return out
 
 
 def catalog_dir(root: Path) -> Path:
@@ -186,5 +244,7 @@ def _check(raw: dict[str, Any], path: Path, digest: str) -> Recipe:
         client=raw.get("client", {}),
         fallback=raw.get("fallback", {}),
         assets=_assets(raw, where),
+        retrain=_retrain(raw, where),
+        drift=_drift(raw, where),
         raw=raw,
     )

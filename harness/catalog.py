@@ -47,3 +47,28 @@ def face_crop(image: Any, box: list[float]) -> Any:
 
 # Golden cases shared by pytest and vitest (frontend/tests reads the same files).
 GOLDEN = ROOT / "tests" / "data" / "golden"
+
+
+def versions_copy(dest: Path, names: list[str], count: int = 2) -> Path:
+    """A models directory at ``dest`` where each of ``names`` has ``count`` versions (1..count),
+    each a copy of its newest converted version (files hard-linked, the manifest's version
+    rewritten): for the lifecycle tests, which move traffic between versions."""
+    import os
+    import shutil
+
+    for name in names:
+        source = latest_version_dir(name)
+        for number in range(1, count + 1):
+            target = dest / name / str(number)
+            target.mkdir(parents=True)
+            for file in source.iterdir():
+                if file.name == "manifest.json":
+                    manifest = json.loads(file.read_text())
+                    manifest["version"] = number
+                    (target / file.name).write_text(json.dumps(manifest, indent=2))
+                elif file.is_file():
+                    try:
+                        os.link(file, target / file.name)
+                    except OSError:
+                        shutil.copy2(file, target / file.name)
+    return dest

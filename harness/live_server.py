@@ -66,3 +66,29 @@ def serve(*args: str, env: dict[str, str] | None = None, scheme: str = "http", v
         time.sleep(0.3)
     process.kill()
     raise AssertionError(f"{url} not ready after {seconds} s")
+
+
+def start_redis(folder: Any) -> tuple[Any, str]:
+    """Debian's redis-server on a free port, no persistence, data in ``folder``, once it answers:
+    ``(process, "redis://127.0.0.1:<port>/0")``. The caller stops it. RuntimeError if it cannot."""
+    import shutil
+    import subprocess
+    import time
+
+    import redis
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server not found; install it: apt-get install -y redis-server (make test does)")
+    port = free_port()
+    server = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                               "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.Redis(host="127.0.0.1", port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            return server, f"redis://127.0.0.1:{port}/0"
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    server.kill()
+    raise RuntimeError(f"redis-server did not answer on port {port}")

@@ -27,7 +27,7 @@ def root() -> Path:
 # --- The host -------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
-def app():
+def app(tmp_path_factory):
     """The host app over the converted catalog (``create_app``, as ``browserml serve`` builds it)."""
     from app import create_app
 
@@ -37,7 +37,11 @@ def app():
         except catalog.NotConverted as err:
             pytest.fail(str(err))
     # The suite sends bursts from one address; the limits have tests of their own (tests/host/test_limits.py).
-    return create_app({"MODELS_DIR": str(MODELS), "TESTING": True, "RATE_LIMIT_PREDICT": None})
+    # Lifecycle state and feedback go to the session's own files, never into models/.
+    state = tmp_path_factory.mktemp("state")
+    return create_app({"MODELS_DIR": str(MODELS), "TESTING": True, "RATE_LIMIT_PREDICT": None,
+                       "LIFECYCLE_DB": str(state / "lifecycle.sqlite"),
+                       "DATABASE_URL": f"sqlite:///{state / 'feedback.sqlite'}"})
 
 
 @pytest.fixture()
@@ -114,32 +118,13 @@ def plain_site(frontend_built):
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
     """A real redis-server on a free port for the session: ``redis://127.0.0.1:<port>/0``."""
-    import shutil
-    import subprocess
-    import time
+    from harness.live_server import start_redis
 
-    from harness.live_server import free_port
-
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server not found; install it: apt-get install -y redis-server (make test does)")
-    port = free_port()
-    folder = tmp_path_factory.mktemp("redis")
-    server = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                               "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import redis
-
-    client = redis.Redis(host="127.0.0.1", port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    else:
-        server.kill()
-        pytest.fail(f"redis-server did not answer on port {port}")
-    yield f"redis://127.0.0.1:{port}/0"
+    try:
+        server, url = start_redis(tmp_path_factory.mktemp("redis"))
+    except RuntimeError as err:
+        pytest.fail(str(err))
+    yield url
     server.terminate()
     server.wait(timeout=10)
 

@@ -55,6 +55,18 @@ def lexicon_labels(score: float, labels: Sequence[str]) -> list[dict[str, Any]]:
     return [{"label": label, "score": value} for label, value in pairs]
 
 
+def lexicon_only(texts: Sequence[str], lexicon: Any, post: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The answer with the model switched off (``browserml fallback NAME on``): the lexicon alone,
+    uncertain where it has no opinion."""
+    labels = list(post.get("labels", []))
+    out = []
+    for text in texts:
+        score = compound(text, lexicon)
+        out.append({"labels": lexicon_labels(score, labels), "uncertain": abs(score) < NEUTRAL_BAND,
+                    "fallback": "lexicon"})
+    return out
+
+
 def apply_fallback(result: dict[str, Any], text: str, lexicon: Any, post: Mapping[str, Any]) -> dict[str, Any]:
     """``result`` with the lexicon's answer if the model was unsure and the lexicon is not neutral."""
     labels = list(post.get("labels", []))

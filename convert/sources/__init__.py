@@ -8,7 +8,7 @@ can be measured against the original model rather than against itself.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,9 +66,15 @@ def quiet_tensorflow() -> None:
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
-def load_source(recipe: Recipe) -> SourceModel:
-    """Convert the recipe's source to ONNX and return it with its reference runner."""
+def load_source(recipe: Recipe, extra_training: Sequence[tuple[str, str]] = ()) -> SourceModel:
+    """Convert the recipe's source to ONNX and return it with its reference runner.
+
+    ``extra_training`` (text, label) pairs reach a composed model's trainer (``browserml retrain``).
+    """
     fmt = recipe.source["format"]
+    if extra_training and (fmt != "compose" or not recipe.retrain):
+        raise ConversionError(f"{recipe.path.name}: extra training examples need a retrainable recipe "
+                              "(source.format = \"compose\" and a [retrain] table)")
     if fmt == "tflite":
         from convert.sources import tflite
 
@@ -91,7 +97,7 @@ def load_source(recipe: Recipe) -> SourceModel:
         return onnx_passthrough.load(recipe)
     from convert.sources import compose
 
-    return compose.load(recipe)
+    return compose.load(recipe, extra_training)
 
 
 def resolve_callable(spec: str, where: str) -> Callable[..., Any]:

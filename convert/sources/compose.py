@@ -11,6 +11,7 @@ loaded with the recipe's ``preprocess.max_length``, returning a fitted classifie
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,9 @@ def merge(first: onnx.ModelProto, second: onnx.ModelProto, link: tuple[str, str]
     return merged
 
 
-def load(recipe: Recipe) -> SourceModel:
+def load(recipe: Recipe, extra_training: Sequence[tuple[str, str]] = ()) -> SourceModel:
+    """The composed model; ``extra_training`` (text, label) pairs go to the trainer as ``extra``, weighted
+    by the recipe's ``retrain.feedback_weight`` (``browserml retrain``)."""
     root = recipe.path.parents[2]
     embed_recipe = load_recipe(recipe.source["embedder"], root)
     module, weights = torch_source.build_module(embed_recipe)
@@ -40,7 +43,9 @@ def load(recipe: Recipe) -> SourceModel:
     tokenizer = load_tokenizer(embedder.assets["tokenizer.json"], max_length(recipe.preprocess))
     trainer = resolve_callable(recipe.source["trainer"], f"{recipe.path.name}.source.trainer")
     to_onnx = resolve_callable(recipe.source["head"], f"{recipe.path.name}.source.head")
-    head_model: Any = trainer(module, tokenizer)
+    extra = ({"extra": list(extra_training), "extra_weight": recipe.retrain.get("feedback_weight", 1.0)}
+             if extra_training else {})
+    head_model: Any = trainer(module, tokenizer, **extra)
     head = to_onnx(head_model)
     embedding_name = embed_recipe.outputs[0].name
     model = merge(embedder.model, head, (embedding_name, head.graph.input[0].name))

@@ -69,18 +69,66 @@ def embed_texts(embedder, texts: Sequence[str], tokenizer: Any, batch_size: int 
     return out
 
 
+def cached_embeddings(embedder, texts: Sequence[str], tokenizer: Any, batch_size: int = 64) -> np.ndarray:
+    """``embed_texts``, kept on disk (``<cache>/embeddings/<key>.npy``, the cache of
+    ``convert.datasets.vader.cache_dir``) so that ``browserml retrain`` does not embed the whole
+    train split again. The key hashes everything the bytes depend on: the embedder's weights,
+    the tokenizer's configuration, the batch size, torch's version and the texts in order."""
+    import hashlib
+    import os
+    import tempfile
+
+    import torch
+
+    digest = hashlib.sha256(f"torch {torch.__version__} batch {batch_size}\n".encode())
+    for name, tensor in sorted(embedder.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().numpy().tobytes())
+    digest.update(tokenizer.to_str().encode())
+    for text in texts:
+        digest.update(text.encode() + b"\x00")
+    path = vader.cache_dir().parent / "embeddings" / f"{digest.hexdigest()}.npy"
+    if path.is_file():
+        try:
+            cached = np.load(path, allow_pickle=False)
+            if cached.dtype == np.float32 and cached.ndim == 2 and len(cached) == len(texts):
+                return cached
+        except (OSError, ValueError):
+            pass  # damaged: computed again and replaced below
+    out = embed_texts(embedder, texts, tokenizer, batch_size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy")
+    with os.fdopen(handle, "wb") as file:
+        np.save(file, out, allow_pickle=False)
+    os.replace(tmp, path)
+    return out
+
+
 def train_sentiment_head(
-    embeddings: np.ndarray, labels: np.ndarray, seed: int = 0, class_weight: str | None = None
+    embeddings: np.ndarray, labels: np.ndarray, seed: int = 0, class_weight: str | None = None,
+    sample_weight: np.ndarray | None = None, train_only: int = 0,
 ) -> LogisticRegression:
-    """Logistic regression on ``embeddings``; ``C`` from stratified 5-fold CV over ``C_GRID``."""
+    """Logistic regression on ``embeddings``; ``C`` from stratified 5-fold CV over ``C_GRID``.
+
+    The last ``train_only`` rows (feedback, weighted by ``sample_weight``) take no part in choosing
+    ``C``: it is chosen on the other rows exactly as a training without them chooses it (same rows,
+    same folds), then the head is fit on every row. The CV scores of neighbouring ``C`` values are
+    close, so letting 40 feedback rows into the folds can flip ``C``, and that moves accuracy more
+    than the feedback does.
+    """
+    rated = len(labels) - train_only
     search = GridSearchCV(
         LogisticRegression(max_iter=5000, class_weight=class_weight),
         {"C": list(C_GRID)},
         cv=StratifiedKFold(n_splits=5, shuffle=True, random_state=seed),
         scoring="accuracy",
     )
-    search.fit(np.asarray(embeddings, dtype=np.float64), np.asarray(labels))
-    return search.best_estimator_
+    search.fit(np.asarray(embeddings[:rated], dtype=np.float64), np.asarray(labels[:rated]))
+    if not train_only:
+        return search.best_estimator_
+    head = LogisticRegression(max_iter=5000, class_weight=class_weight, C=search.best_params_["C"])
+    weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    return head.fit(np.asarray(embeddings, dtype=np.float64), np.asarray(labels), sample_weight=weights)
 
 
 def _attribute(node: onnx.NodeProto, name: str, default=None):
@@ -189,7 +237,24 @@ if __name__ == "__main__":
     main()
 
 
-def train_for_recipe(embedder, tokenizer: Any) -> LogisticRegression:
-    """The sentiment recipe's trainer: the train split of every domain, embedded by ``embedder``."""
+def train_for_recipe(
+    embedder, tokenizer: Any, extra: Sequence[tuple[str, str]] = (), extra_weight: float = 1.0
+) -> LogisticRegression:
+    """The sentiment recipe's trainer: the train split of every domain, embedded by ``embedder``.
+
+    ``extra`` (``browserml retrain``): (text, label name) pairs appended to that train set,
+    embedded the same way, each weighted ``extra_weight`` against one training snippet's 1. They do
+    not take part in choosing ``C`` (``train_sentiment_head``'s ``train_only``).
+    """
     texts, labels = labelled(TRAIN_DOMAINS, "train")
-    return train_sentiment_head(embed_texts(embedder, texts, tokenizer), labels)
+    embeddings = cached_embeddings(embedder, texts, tokenizer)
+    if not extra:
+        return train_sentiment_head(embeddings, labels)
+    unknown = sorted({label for _, label in extra} - set(LABELS))
+    if unknown:
+        raise ConversionError(f"extra training labels {unknown} are not the head's labels {list(LABELS)}")
+    extra_labels = np.array([LABELS.index(label) for _, label in extra], dtype=np.int64)
+    weights = np.concatenate([np.ones(len(texts)), np.full(len(extra), float(extra_weight))])
+    embeddings = np.concatenate([embeddings, embed_texts(embedder, [text for text, _ in extra], tokenizer)])
+    return train_sentiment_head(embeddings, np.concatenate([labels, extra_labels]), sample_weight=weights,
+                                train_only=len(extra))

@@ -164,7 +164,7 @@ def test_predict_routes_need_bearer_auth_when_auth_is_on(tmp_path):
         for method, op in item.items():
             if method == "parameters":
                 continue
-            if path.endswith("/predict") or path.endswith("/infer"):
+            if path.endswith("/predict") or path.endswith("/infer") or path == "/api/v1/feedback":
                 assert op["security"] == [{"bearerAuth": []}], path
                 assert {"401", "403", "429"} <= set(op["responses"]), path
                 secured.append(path)

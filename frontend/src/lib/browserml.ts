@@ -14,6 +14,9 @@
  * `model.fallbackReason` say what happened. Results have the same shape as the
  * server's `POST /api/v1/models/<name>/predict`.
  *
+ * Every result has a `request_id`; `model.feedback(result, {correct: false, label: "cat"})`
+ * tells the host whether it was right (`POST /api/v1/feedback`).
+ *
  * `loadPipeline("face-emotion")` runs a chain of models the host describes
  * (`GET /api/v1/pipelines/<name>`), with the same result as the server's
  * `POST /api/v1/pipelines/<name>/predict`.
@@ -26,6 +29,7 @@ import { type ArtifactRef, errorMessage, type Progress } from "../runtime/artifa
 import { type Backend, type BackendChoice, type Candidate, planBackends } from "../runtime/backends.js";
 import { type Device, probeDevice } from "../runtime/device.js";
 import { type Collector, flushShared, planFallbacks, telemetryFor } from "../runtime/telemetry.js"; // telemetry
+import { predictionsEvent, sendReport, TELEMETRY_PATH } from "../runtime/telemetry.js"; // feedback
 import type { RunResult, WorkerApi, WorkerInput } from "../runtime/worker.js";
 import { type AssetRole, assetRoles } from "../tasks/assets.js";
 import { IMAGE_TASKS } from "../tasks/index.js";
@@ -93,6 +97,41 @@ export interface RunInfo {
   variant: string | null;
   backend: Backend;
   latency_ms: number;
+  /** Names this result in `model.feedback` (the server's id, or a random one made here). */
+  request_id: string;
+}
+
+/** What the user thinks of a result: right or wrong, and/or what it really is (one of the model's labels). */
+export type FeedbackVerdict = { correct: boolean; label?: string } | { correct?: boolean; label: string };
+
+export interface FeedbackOptions {
+  /** Text models: the text that was classified, shared to improve the model... */
+  text?: string;
+  /** ...only when the user agreed to it (`true`); without it the text is not sent. */
+  consent?: boolean;
+}
+
+/** The feedback as the host stored it (never the text). */
+export interface StoredFeedback {
+  id: number;
+  model: string;
+  version: number;
+  request_id: string;
+  correct: boolean | null;
+  label: string | null;
+  source: "server" | "browser";
+  created: string;
+}
+
+/** A random id for a result computed here (`crypto.randomUUID`, or the same from `getRandomValues`
+ * where the page is not a secure context). */
+export function newRequestId(): string {
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6]! & 0x0f) | 0x40;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 export type RunResultOf<T extends TaskName> = TaskResults[T] & RunInfo;
@@ -106,7 +145,48 @@ export interface RunOptions {
 export type ManifestWithUrls = Omit<Manifest, "variants" | "assets"> & {
   variants: Array<Variant & { url: string | null }>;
   assets: Array<Asset & { url: string }>;
+  /** The caller's arm of a canary split and the operator's kill switch (app/lifecycle.py). */
+  lifecycle?: Lifecycle;
 };
+
+/** What the host says of a model's versions for this client. */
+export interface Lifecycle {
+  /** "stable", "canary" (this client is in the canary's share) or "pinned" (a version was asked for). */
+  arm: "stable" | "canary" | "pinned";
+  stable: number | null;
+  canary: number | null;
+  percent: number;
+  /** The kill switch: the model is off; its non-ML fallback (or nothing) answers. */
+  fallback: boolean;
+}
+
+/** The model is switched off by the operator and has no non-ML fallback. */
+export class ModelUnavailableError extends Error {
+  override name = "ModelUnavailableError";
+}
+
+const CLIENT_ID_KEY = "browserml-client-id";
+let memoryClientId: string | null = null;
+
+/**
+ * A random id for this browser, kept in localStorage, sent as `X-Client-ID`: the host puts a
+ * client in the same arm of a canary split every time (lifecycle/assign.py). It says nothing
+ * about the user; clearing site data makes a new one.
+ */
+export function clientId(): string {
+  try {
+    let id = localStorage.getItem(CLIENT_ID_KEY);
+    if (!id) {
+      id = crypto.randomUUID();
+      localStorage.setItem(CLIENT_ID_KEY, id);
+    }
+    return id;
+  } catch {
+    // No localStorage (a worker, or storage blocked): one id for this page's life.
+    memoryClientId ??= crypto.randomUUID();
+    return memoryClientId;
+  }
+}
 
 const LIB_URL = import.meta.url;
 // The worker is published beside the library. Absolute, because the bundler may
@@ -195,7 +275,53 @@ export class Model<T extends TaskName = TaskName> {
   async run(input: TaskInputs[T], options: RunOptions = {}): Promise<RunResultOf<T>> {
     const result = await this.runAny(input, options);
     this.telemetry?.recordRun({ host: this.host, model: this.name }, result); // telemetry
+    if (result.backend !== "server") this.telemetry?.recordPrediction({ host: this.host, model: this.name }, result);
     return result as unknown as RunResultOf<T>;
+  }
+
+  /**
+   * Tell the host what the user thinks of `result` (from this model's `run`): `{correct: true}`,
+   * `{correct: false}`, `{label}` (what it really is) or `{correct: false, label}`. For a text
+   * model, `{text, consent: true}` also shares the text: ask the user first. A result computed
+   * here is reported to the host first (the telemetry is flushed, and its id sent even with
+   * telemetry off), so the host knows its `request_id`. Resolves to the stored feedback;
+   * rejects with the host's message (e.g. a label the model does not have).
+   */
+  async feedback(result: RunInfo, verdict: FeedbackVerdict, options: FeedbackOptions = {}): Promise<StoredFeedback> {
+    if (typeof result?.request_id !== "string") {
+      throw new InputError("this result has no request_id; pass a result of this model's run()");
+    }
+    if (result.backend !== "server") await this.reportPrediction(result as unknown as Record<string, unknown>);
+    const body: Record<string, unknown> = {
+      model: result.model,
+      version: result.version,
+      request_id: result.request_id,
+      ...verdict,
+    };
+    if (options.text !== undefined && options.consent === true) Object.assign(body, { text: options.text, consent: true });
+    let response: Response;
+    try {
+      response = await fetch(`${this.host}/api/v1/feedback`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+        credentials: "same-origin",
+      });
+    } catch (err) {
+      throw new Error(`the server cannot be reached (${String(err)}); you may be offline`);
+    }
+    if (!response.ok) throw new Error(await errorMessage(response));
+    return (await response.json()) as StoredFeedback;
+  }
+
+  /** Make sure the host has stored this browser result: flush the telemetry (a report of it may
+   * be in flight) and send its own `predictions` event (the host keeps the first of duplicates). */
+  private async reportPrediction(result: Record<string, unknown>): Promise<void> {
+    const event = predictionsEvent(this.name, result);
+    await Promise.all([
+      this.telemetry?.flush(),
+      event ? sendReport(`${this.host}${TELEMETRY_PATH}`, JSON.stringify({ events: [event] }), false) : undefined,
+    ]);
   }
 
   private async runAny(input: ImageInput | TextInput, options: RunOptions): Promise<Record<string, unknown>> {
@@ -228,12 +354,12 @@ export class Model<T extends TaskName = TaskName> {
       if (isImage) {
         const form = new FormData();
         form.append("image", await toBlob(input as ImageInput), "image");
-        response = await fetch(url, { method: "POST", body: form });
+        response = await fetch(url, { method: "POST", body: form, headers: { "X-Client-ID": clientId() } });
       } else {
         const texts = checkText(input);
         response = await fetch(url, {
           method: "POST",
-          headers: { "Content-Type": "application/json" },
+          headers: { "Content-Type": "application/json", "X-Client-ID": clientId() },
           body: JSON.stringify(Array.isArray(texts) ? { texts } : { text: texts }),
         });
       }
@@ -258,6 +384,7 @@ export class Model<T extends TaskName = TaskName> {
       variant,
       backend,
       latency_ms: Math.round(latencyMs * 1000) / 1000,
+      request_id: newRequestId(),
     };
   }
 
@@ -327,7 +454,7 @@ async function fetchKept<T>(url: string, name: string, what: string): Promise<T>
   const cache = typeof caches === "undefined" ? null : await caches.open(MANIFEST_CACHE).catch(() => null);
   let response: Response;
   try {
-    response = await fetch(url);
+    response = await fetch(url, { headers: { "X-Client-ID": clientId() } });
   } catch (err) {
     const kept = await cache?.match(url);
     if (kept) return (await kept.json()) as T;
@@ -353,6 +480,7 @@ export async function loadModel<T extends TaskName = TaskName>(
   if (options.task !== undefined && manifest.task !== options.task) {
     throw new InputError(`${name} is a model for ${manifest.task}, not for ${options.task}`);
   }
+  const switchedOff = killSwitch(manifest);
   const device = await probeDevice();
   const plan = planBackends(manifest as Manifest, device, options.backend ?? "auto", options.variant);
   const reasons = [...plan.skipped];
@@ -381,6 +509,7 @@ export async function loadModel<T extends TaskName = TaskName>(
     }
     return model;
   };
+  if (switchedOff) return made(switchedOff, null);
   for (const candidate of plan.candidates) {
     if (candidate.backend === "server") return made(candidate, null);
     try {
@@ -409,6 +538,26 @@ export async function loadModel<T extends TaskName = TaskName>(
     }
   }
   throw new Error(`no backend could load ${name}: ${reasons.join("; ")}`);
+}
+
+/**
+ * The operator's kill switch (`browserml fallback NAME on`), as the catalog says: a model with a
+ * non-ML fallback (sentiment: the lexicon) is answered by the host with it; any other model is
+ * unavailable (ModelUnavailableError), rather than silently loaded.
+ */
+function killSwitch(manifest: ManifestWithUrls): Candidate | null {
+  if (!manifest.lifecycle?.fallback) return null;
+  if (manifest.task === "text-classification" && manifest.fallback?.lexicon) {
+    return {
+      backend: "server",
+      variant: null,
+      threads: 0,
+      reason: "switched off by the operator: the host answers with the lexicon (the model's non-ML fallback)",
+    };
+  }
+  throw new ModelUnavailableError(
+    `${manifest.name} is switched off by the operator and has no non-ML fallback; try again later`,
+  );
 }
 
 /** A pipeline manifest as `GET /api/v1/pipelines/<name>` returns it: the generated type, plus URLs. */

@@ -5,8 +5,10 @@
  *
  * Reported: loads (backend, variant, load time, cache hit), runs aggregated per model,
  * backend and variant (a latency histogram, result and uncertain counts, counts of
- * top-1 labels of classification results) and fallbacks (a fixed reason kind, never
- * the message). Never inputs, never scores, no free text.
+ * top-1 labels of classification results), fallbacks (a fixed reason kind, never
+ * the message) and predictions (each browser result's random `request_id` and top-1
+ * label, which the host stores so that feedback can name the result). Never inputs,
+ * never scores, no free text.
  *
  * Batched: sent every 10 s or after 20 records, with `fetch(..., {keepalive: true})`,
  * and with `navigator.sendBeacon` when the page is hidden. Each batch stays under the
@@ -30,6 +32,8 @@ export const MAX_LABEL_CHARS = 128;
 export const MAX_COUNT = 1_000_000;
 export const FLUSH_EVERY_MS = 10_000;
 export const FLUSH_AT_RECORDS = 20;
+/** Results per `predictions` event (the schema's bound). */
+export const MAX_PREDICTIONS = 20;
 
 export type BrowserBackend = "webgpu" | "wasm";
 export type FallbackReason =
@@ -73,7 +77,16 @@ export interface FallbackEvent {
   reason: FallbackReason;
 }
 
-export type TelemetryEvent = LoadEvent | RunsEvent | FallbackEvent;
+/** Browser results, each with the id feedback names it by (`POST /api/v1/feedback`). */
+export interface PredictionsEvent {
+  type: "predictions";
+  model: string;
+  version: number;
+  variant: string | null;
+  predictions: Array<{ request_id: string; label: string | null }>;
+}
+
+export type TelemetryEvent = LoadEvent | RunsEvent | FallbackEvent | PredictionsEvent;
 
 /** Whose report: the host that served the model (reports go back to it) and the model's name. */
 export interface Source {
@@ -213,6 +226,7 @@ const BACKENDS: readonly Backend[] = ["webgpu", "wasm", "server"];
 export class Collector {
   private readonly closed = new Map<string, TelemetryEvent[]>();
   private readonly open = new Map<string, { host: string; event: RunsEvent }>();
+  private readonly predictions = new Map<string, { host: string; event: PredictionsEvent }>();
   private records = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private readonly flushAtRecords: number;
@@ -269,6 +283,21 @@ export class Collector {
     this.touched();
   }
 
+  /** One browser result and its id (`result.request_id`), so the host can take feedback on it. */
+  recordPrediction(source: Source, result: Record<string, unknown>): void {
+    const event = predictionsEvent(source.model, result);
+    if (!event) return;
+    const key = [source.host, event.model, event.version, event.variant].join("\n");
+    const entry = this.predictions.get(key);
+    if (entry && entry.event.predictions.length < MAX_PREDICTIONS) {
+      entry.event.predictions.push(...event.predictions);
+    } else {
+      if (entry) this.add(entry.host, entry.event, false);
+      this.predictions.set(key, { host: source.host, event });
+    }
+    this.touched();
+  }
+
   /** A browser backend passed over or given up; `reason` is the runtime's text (only its kind is sent). */
   recordFallback(source: Source, from: Backend, reason: string): void {
     if (from === "server") return;
@@ -282,6 +311,8 @@ export class Collector {
     this.records = 0;
     for (const entry of this.open.values()) this.close(entry);
     this.open.clear();
+    for (const entry of this.predictions.values()) this.add(entry.host, entry.event, false);
+    this.predictions.clear();
     const sends: Array<Promise<void> | void> = [];
     for (const [host, events] of this.closed) {
       for (const batch of batches(events)) {
@@ -298,16 +329,16 @@ export class Collector {
 
   /** Records not sent yet (for tests). */
   get pending(): number {
-    let count = this.open.size;
+    let count = this.open.size + this.predictions.size;
     for (const events of this.closed.values()) count += events.length;
     return count;
   }
 
-  private add(host: string, event: TelemetryEvent): void {
+  private add(host: string, event: TelemetryEvent, touch = true): void {
     const events = this.closed.get(host) ?? [];
     events.push(event);
     this.closed.set(host, events);
-    this.touched();
+    if (touch) this.touched();
   }
 
   private close(entry: { host: string; event: RunsEvent }): void {
@@ -324,6 +355,28 @@ export class Collector {
       this.timer = setTimeout(() => void this.flush(), this.flushEveryMs);
     }
   }
+}
+
+/** The `predictions` event of one result of `model` (null if it has no usable id, version or variant). */
+export function predictionsEvent(model: string, result: Record<string, unknown>): PredictionsEvent | null {
+  const id = result.request_id;
+  const version = result.version;
+  if (typeof id !== "string" || !REQUEST_ID.test(id) || typeof version !== "number" || !Number.isInteger(version)) {
+    return null;
+  }
+  const variant = typeof result.variant === "string" ? result.variant : null;
+  const label = topLabel(result);
+  return { type: "predictions", model, version, variant, predictions: [{ request_id: id, label }] };
+}
+
+/** The ids the runtime gives browser results (and the schema allows). */
+export const REQUEST_ID = /^[A-Za-z0-9-]{8,64}$/;
+
+/** The top-1 label of a single classification result; null for anything else (lists, faces, embeddings). */
+export function topLabel(result: Record<string, unknown>): string | null {
+  const top = Array.isArray(result.labels) ? (result.labels[0] as unknown) : undefined;
+  if (isRecord(top) && typeof top.label === "string" && top.label && top.label.length <= MAX_LABEL_CHARS) return top.label;
+  return null;
 }
 
 /** Whether `facts` can join `run` within the schema's bounds (else the run event is closed first). */

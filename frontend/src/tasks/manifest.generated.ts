@@ -23,6 +23,13 @@ export type Postprocess = ClassificationPostprocess & FaceDetectionPostprocess &
 export type Activation = "softmax" | "sigmoid" | "none";
 export type Precision = "fp32" | "int8" | "fp16";
 export type Backend = "webgpu" | "wasm" | "server";
+/**
+ * numeric: right-closed bins (-inf, e1], (e1, e2], ..., (ek, +inf) named "0".."k"; categorical: the categories, then "other"
+ */
+export type DriftFeature = DriftFeature1 & DriftFeature2;
+export type DriftFeature1 = {
+  [k: string]: unknown;
+};
 
 /**
  * One per model version: the contract between the pipeline, the host and the browser runtime.
@@ -60,6 +67,7 @@ export interface Manifest {
   assets: Asset[];
   evaluation: Evaluation;
   report?: string;
+  drift?: Drift;
   self_check: SelfCheck;
 }
 export interface ModelSource {
@@ -274,6 +282,36 @@ export interface ConversionHost {
   machine?: string;
   flags?: string[];
   onnxruntime_web?: string;
+}
+/**
+ * the drift monitor's reference (lifecycle/drift.py): per feature, its bins and the evaluation data's share in each (inputs; outputs of the source model); the host reports PSI of live traffic against it
+ */
+export interface Drift {
+  /**
+   * PSI from which the verdict is warn (recipe [drift], default 0.1)
+   */
+  psi_warn: number;
+  /**
+   * PSI from which the verdict is alert (recipe [drift], default 0.25)
+   */
+  psi_alert: number;
+  /**
+   * floor of a bin's share in PSI = sum (a - e) ln(a / e), so empty bins stay finite
+   */
+  epsilon: number;
+  features: {
+    [k: string]: DriftFeature;
+  };
+}
+export interface DriftFeature2 {
+  kind: "input" | "output";
+  edges?: number[];
+  categories?: string[];
+  proportions: number[];
+  /**
+   * reference values (images, texts, or faces for face_score)
+   */
+  n: number;
 }
 /**
  * reference inputs and each variant's expected outputs (in file), re-run by the host when it loads a variant

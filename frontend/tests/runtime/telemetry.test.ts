@@ -18,8 +18,12 @@ import {
   Collector,
   LATENCY_BOUNDS_MS,
   MAX_BATCH_BYTES,
+  MAX_PREDICTIONS,
   planFallbacks,
+  type PredictionsEvent,
+  predictionsEvent,
   reasonKind,
+  REQUEST_ID,
   type RunsEvent,
   summarize,
   type TelemetryEvent,
@@ -283,5 +287,41 @@ describe("the collector", () => {
       "https://host.example/api/v1/telemetry",
       "https://other.example/api/v1/telemetry",
     ]);
+  });
+});
+
+describe("predictions, for feedback", () => {
+  const source = { host: "https://host.example", model: "sentiment" };
+  const result = (id: string, label: string | null) => ({
+    model: "sentiment",
+    version: 1,
+    backend: "wasm",
+    variant: "model.int8.onnx",
+    latency_ms: 3,
+    request_id: id,
+    ...(label ? { labels: [{ label, score: 0.9 }], uncertain: false } : { embedding: [0.1] }),
+  });
+
+  it("send each result's id and top-1 label (never a score), at most 20 per event", async () => {
+    const sent: Array<{ events: TelemetryEvent[] }> = [];
+    const collector = new Collector((_url, body) => void sent.push(JSON.parse(body)), { flushAtRecords: 1000 });
+    const ids = Array.from({ length: 21 }, (_, i) => `0000000${i}-aaaa-4bbb-8ccc-dddddddddddd`);
+    ids.forEach((id, i) => collector.recordPrediction(source, result(id, i === 0 ? null : "positive")));
+    await collector.flush();
+    const events = sent.flatMap((b) => b.events).filter((e): e is PredictionsEvent => e.type === "predictions");
+    expect(events.map((e) => e.predictions.length)).toEqual([20, 1]);
+    expect(events[0]!.predictions[0]).toEqual({ request_id: ids[0], label: null });
+    expect(events[1]).toEqual({
+      type: "predictions", model: "sentiment", version: 1, variant: "model.int8.onnx",
+      predictions: [{ request_id: ids[20], label: "positive" }],
+    });
+    expect(JSON.stringify(sent)).not.toContain("0.9");
+    expect(schema.$defs.predictions.properties.predictions.maxItems).toBe(MAX_PREDICTIONS);
+  });
+
+  it("skip results without an id the schema allows", () => {
+    expect(predictionsEvent("sentiment", result("short", "positive"))).toBeNull();
+    expect(predictionsEvent("sentiment", { ...result("12345678-abcd", "positive"), version: "1" })).toBeNull();
+    expect(new RegExp(schema.$defs.request_id.pattern).source).toBe(REQUEST_ID.source);
   });
 });

@@ -9,7 +9,7 @@ import { guarded } from "../errors.js";
 import { startCamera, wireInput } from "../image_input.js";
 import { model, type Result } from "../models.js";
 import { describeModel, renderStatus } from "../status.js";
-import { publish, type Scored } from "../results.js";
+import { feedbackControl, publish, type Scored } from "../results.js";
 
 interface FaceResult {
   box: [number, number, number, number];
@@ -58,6 +58,7 @@ async function findFaces(bitmap: ImageBitmap): Promise<void> {
     const unsure = face.emotion?.["uncertain"] ? " (not sure)" : "";
     item.textContent = `Face ${i + 1}: ${labels[0]?.label ?? "?"} ${(100 * (labels[0]?.score ?? 0)).toFixed(0)}%${unsure}` +
       (unsure ? `; also ${labels.slice(1).map((l) => l.label).join(", ")}` : "");
+    if (face.emotion) item.append(feedbackControl({ model: chain.classifier, result: face.emotion }));
     list.append(item);
   });
   publish(list, { ...found, faces });

@@ -3,8 +3,8 @@
 import { $ } from "../dom.js";
 import { guarded } from "../errors.js";
 import { startCamera, wireInput } from "../image_input.js";
-import { run } from "../models.js";
-import { bars, publish, type Scored } from "../results.js";
+import { model, run } from "../models.js";
+import { bars, feedbackControl, publish, type Scored } from "../results.js";
 
 export const MODELS: readonly string[] = ["imagenet"];
 
@@ -15,8 +15,10 @@ async function classifyImage(bitmap: ImageBitmap, blob: Blob): Promise<void> {
   const list = $("#images-result");
   list.replaceChildren();
   delete list.dataset.result;
+  list.parentElement?.querySelector(".feedback")?.remove();
   const result = await run("imagenet", bitmap);
   bars(list, result["labels"] as Scored[], Boolean(result["uncertain"]));
+  list.after(feedbackControl({ model: await model("imagenet"), result }));
   publish(list, result);
 }
 

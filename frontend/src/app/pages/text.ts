@@ -5,8 +5,8 @@
 
 import { $ } from "../dom.js";
 import { guarded } from "../errors.js";
-import { run } from "../models.js";
-import { bars, publish, type Scored } from "../results.js";
+import { model, run } from "../models.js";
+import { bars, feedbackControl, publish, type Scored } from "../results.js";
 
 export const MODELS: readonly string[] = ["sentiment", "text-embedder"];
 
@@ -30,7 +30,7 @@ async function sentiment(): Promise<void> {
   list.className = "bars";
   bars(list, result["labels"] as Scored[], Boolean(result["uncertain"]),
     result["fallback"] === "lexicon" ? "the lexicon answers" : undefined);
-  out.replaceChildren(list);
+  out.replaceChildren(list, feedbackControl({ model: await model("sentiment"), result, text }));
   publish(out, result);
 }
 
