@@ -92,3 +92,18 @@ def start_redis(folder: Any) -> tuple[Any, str]:
             time.sleep(0.05)
     server.kill()
     raise RuntimeError(f"redis-server did not answer on port {port}")
+
+
+def browserml(*args: str, env: dict[str, str] | None = None, cwd: Any = None, timeout: float = 120,
+              defaults: bool = False) -> Any:
+    """``python -m cli <args>`` as an operator runs it (stdout and stderr captured as text):
+    ``env`` adds variables; ``defaults`` first drops the caller's ``BROWSERML_*`` settings."""
+    import os
+    import subprocess
+    import sys
+
+    from harness.catalog import ROOT
+
+    base = {k: v for k, v in os.environ.items() if not (defaults and k.startswith("BROWSERML_"))}
+    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=cwd or ROOT, capture_output=True, text=True,
+                          timeout=timeout, env={**base, **(env or {})})

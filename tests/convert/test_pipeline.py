@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from contract.integrity import sha256_file
 from contract.manifest import load_manifest
+from harness import live_server
 
 
 def browserml(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cli", *args], cwd=cwd, capture_output=True, text=True, timeout=600
-    )
+    return live_server.browserml(*args, cwd=cwd, timeout=600)
 
 
 @pytest.fixture(scope="module")

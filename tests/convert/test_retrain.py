@@ -10,11 +10,9 @@ held-out domains."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,16 +22,15 @@ from contract.versions import check_intact
 from convert.errors import ConversionError
 from convert.recipe import load_recipe
 from convert.retrain import clean_examples
-from harness import catalog
+from harness import catalog, live_server
 
 DOMAINS = ("movies", "tweets", "amazon", "nyt")
 RIGHT, WRONG = 30, 10  # feedback saying the answer was right / wrong (consented texts)
 
 
 def browserml(*args: str, models: Path, root: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BROWSERML_")}  # the defaults: files in models/
-    return subprocess.run([sys.executable, "-m", "cli", *args, "--models-dir", str(models)], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=1800)
+    # The defaults: the state and the feedback are files in the models dir.
+    return live_server.browserml(*args, "--models-dir", str(models), cwd=root, timeout=1800, defaults=True)
 
 
 @pytest.fixture(scope="module")

@@ -4,24 +4,15 @@ public routes stay public, the page session works for the demo, tritonclient's h
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 import requests
 
 from app import create_app
-from harness.catalog import MODELS, ROOT
-from harness.live_server import LiveServer
+from harness.catalog import MODELS
+from harness.live_server import LiveServer, browserml
 
 TEXT = {"text": "What a wonderful film"}
-
-
-def browserml(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    import os
-
-    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, env={**os.environ, **(env or {})})
 
 
 @pytest.fixture()

@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import random
 import subprocess
-import sys
 
 import pytest
 from PIL import Image, ImageEnhance
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness.catalog import MODELS, ROOT, latest_manifest
+from harness import live_server
+from harness.catalog import MODELS, latest_manifest
 
 pytestmark = pytest.mark.catalog
 
@@ -104,10 +103,8 @@ def thresholds(model: str) -> tuple[float, float]:
 
 
 def cli(db, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "BROWSERML_LIFECYCLE_DB": str(db)}
-    env.pop("BROWSERML_REDIS_URL", None)
-    return subprocess.run([sys.executable, "-m", "cli", "drift", *args, "--models-dir", str(MODELS)],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    return live_server.browserml("drift", *args, "--models-dir", str(MODELS), defaults=True,
+                                 env={"BROWSERML_LIFECYCLE_DB": str(db)})
 
 
 def dark(image: Image.Image) -> Image.Image:

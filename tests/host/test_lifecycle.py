@@ -9,9 +9,6 @@ running host; the host follows through the shared state file, without a restart.
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -21,17 +18,12 @@ import requests
 
 from app import create_app
 from app.keys import KeyStore
-from harness.catalog import ROOT, versions_copy
-from harness.live_server import LiveServer, serve
+from harness.catalog import versions_copy
+from harness.live_server import LiveServer, browserml, serve
 from lifecycle.assign import in_canary
 
 pytestmark = pytest.mark.catalog
 TEXT = {"text": "A fine day"}
-
-
-def browserml(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, env={**os.environ, **(env or {})})
 
 
 @pytest.fixture()
