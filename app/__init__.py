@@ -25,6 +25,7 @@ from app.lifecycle import init_lifecycle
 from app.limits import init_limits
 from app.metrics import init_metrics
 from app.registry import Registry
+from app.remote import backends_from_config
 from app.request_log import init_request_log
 
 
@@ -58,12 +59,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         hops = int(app.config["PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
-    state = HostState(Registry(Path(app.config["MODELS_DIR"])), SessionPool(int(app.config["ORT_THREADS"])))
+    state = HostState(Registry(Path(app.config["MODELS_DIR"])),
+                      SessionPool(int(app.config["ORT_THREADS"]), remote=backends_from_config(app.config)))
     app.extensions["browserml"] = state
 
-    from app import admin, artifacts, catalog, feedback, lifecycle, openapi, pages, predict, telemetry, v2
+    from app import admin, artifacts, catalog, feedback, jobs, lifecycle, openapi, pages, predict, telemetry, v2
 
-    for module in (artifacts, catalog, predict, feedback, telemetry, v2, lifecycle, admin, openapi, pages):
+    for module in (artifacts, catalog, predict, jobs, feedback, telemetry, v2, lifecycle, admin, openapi, pages):
         app.register_blueprint(module.bp)
     register_error_handlers(app)
     register_security_headers(app)

@@ -44,6 +44,12 @@ DEFAULTS = {
     "RATE_LIMIT_PUBLIC": None,
     # Shared state (rate limit counters) in Redis instead of in each process: redis://host:port/db.
     "REDIS_URL": None,
+    # --- Result cache (app/cache.py) ---
+    # Predict results by model, version, variant and input hash: an in-process LRU of at most this
+    # many MB in each process (0 turns the cache off), or Redis when REDIS_URL is set.
+    "CACHE_MB": 64,
+    # Lifetime of a result in the Redis cache, in seconds.
+    "CACHE_TTL": 3600,
     # --- Observe (app/metrics.py, app/request_log.py) ---
     # /metrics for everyone ("public"), for admin keys only ("private"), or not counted at all ("off").
     "METRICS": "public",
@@ -56,6 +62,13 @@ DEFAULTS = {
     # Feedback and the predictions it refers to (SQLAlchemy URL; Postgres works too):
     # default sqlite:///<MODELS_DIR>/feedback.sqlite.
     "DATABASE_URL": None,
+    # --- Remote inference (app/remote.py) ---
+    # Run the raw tensor inference on a V2 server (Triton, KServe, another browserml host): one URL for
+    # every model ("http://triton:8000") or {"<model>": "<url>"} for some; None: all run here. Pre- and
+    # post-processing, auth, limits and metrics stay on this host. user:password@ in the URL: basic auth.
+    "INFERENCE_URL": None,
+    # Seconds to connect to, and to wait for an answer from, the remote inference server.
+    "INFERENCE_TIMEOUT": 30,
     # Trust X-Forwarded-For/-Proto from this many proxies in front (0: none): see the README.
     "PROXIES": 0,
 }

@@ -23,6 +23,7 @@ import onnxruntime as ort
 
 from app.errors import ApiError
 from app.registry import ModelVersion, Registry
+from app.remote import BackendError, Backends, RemoteSession, remote_session
 from contract import selfcheck
 from contract.native_runtime import session_options
 from contract.tasks import task_module
@@ -33,17 +34,19 @@ log = logging.getLogger("browserml")
 class SessionPool:
     """ONNX Runtime sessions keyed by (model, version, variant file), each self-checked once."""
 
-    def __init__(self, threads: int = 0) -> None:
+    def __init__(self, threads: int = 0, remote: Backends | None = None) -> None:
         self.threads = threads  # 0: ONNX Runtime's default (all cores)
-        self._sessions: dict[tuple[str, int, str], ort.InferenceSession] = {}
+        self.remote = remote  # models whose inference runs on a V2 server (INFERENCE_URL: app/remote.py)
+        self._sessions: dict[tuple[str, int, str], ort.InferenceSession | RemoteSession] = {}
         self._refused: dict[tuple[str, int, str], str] = {}  # variants that failed to load or self-check
         self._checks: dict[tuple[str, int, str], str] = {}  # what the self-check of a served variant found
         self._locks: dict[tuple[str, int, str], threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def session(self, model: ModelVersion, file: str) -> ort.InferenceSession:
+    def session(self, model: ModelVersion, file: str) -> ort.InferenceSession | RemoteSession:
         """The session for ``file`` of ``model``; 503 (with the reason) if it cannot load or
-        does not reproduce its reference outputs on this host."""
+        does not reproduce its reference outputs on this host. A model with a remote backend gets a
+        ``RemoteSession``, self-checked the same way (503, not cached, while the backend is unreachable)."""
         key = (model.name, model.version, file)
         session = self._sessions.get(key)
         if session is not None:
@@ -55,21 +58,26 @@ class SessionPool:
                 return self._sessions[key]
             if key in self._refused:
                 raise ApiError(503, self._refused[key])
-            artifact = model.artifacts[file]
             started = time.perf_counter()
-            try:
-                session = ort.InferenceSession(str(artifact.path), session_options(self.threads),
-                                               providers=["CPUExecutionProvider"])
-            except Exception as err:  # ORT raises its own Fail/InvalidGraph types
-                self._refuse(key, f"{model.name} v{model.version} {file} cannot be loaded by ONNX Runtime: {err}. "
-                                  "Convert the model again, or ask the operator.")
+            backend = self.remote.backend(model.name) if self.remote else None
+            where = "on this host"
+            if backend is not None:
+                session = remote_session(backend, model, file)
+                where = f"on its remote inference backend ({backend.shown})"
+            else:
+                try:
+                    session = ort.InferenceSession(str(model.artifacts[file].path), session_options(self.threads),
+                                                   providers=["CPUExecutionProvider"])
+                except Exception as err:  # ORT raises its own Fail/InvalidGraph types
+                    self._refuse(key, f"{model.name} v{model.version} {file} cannot be loaded by ONNX Runtime: "
+                                      f"{err}. Convert the model again, or ask the operator.")
             verdict = self._self_check(model, file, session)
             if not verdict.passed:
-                self._refuse(key, f"{model.name} v{model.version} {file} failed its self-check on this host: "
+                self._refuse(key, f"{model.name} v{model.version} {file} failed its self-check {where}: "
                                   f"{verdict.message}. It is not served here.")
             self._sessions[key] = session
             self._checks[key] = verdict.message
-            log.info("loaded %s v%s %s in %.0f ms; self-check: %s", model.name, model.version, file,
+            log.info("loaded %s v%s %s %s in %.0f ms; self-check: %s", model.name, model.version, file, where,
                      1000 * (time.perf_counter() - started), verdict.message)
             return session
 
@@ -79,12 +87,15 @@ class SessionPool:
         raise ApiError(503, reason)
 
     @staticmethod
-    def _self_check(model: ModelVersion, file: str, session: ort.InferenceSession) -> selfcheck.Verdict:
+    def _self_check(model: ModelVersion, file: str,
+                    session: ort.InferenceSession | RemoteSession) -> selfcheck.Verdict:
         names = [o["name"] for o in model.manifest["outputs"]]
         inputs = [i["name"] for i in model.manifest["inputs"]]
         try:
             return selfcheck.run(model.manifest["self_check"], model.self_check_arrays, file,
                                  lambda feeds: session.run(names, feeds), inputs)
+        except BackendError:  # an unreachable remote is no verdict: the next request tries again
+            raise
         except Exception as err:  # a broken runtime may raise anything: that is a failed check
             return selfcheck.Verdict(False, f"running the reference inputs raised {type(err).__name__}: {err}")
 
@@ -96,6 +107,8 @@ class SessionPool:
             try:
                 self.session(model, file)
                 return file
+            except BackendError:  # the remote is down: other variants would not help
+                raise
             except ApiError as err:
                 reasons.append(err.message)
         raise ApiError(503, f"no variant of {model.name} v{model.version} can serve on this host: "
@@ -110,7 +123,13 @@ class SessionPool:
             "variant": serving,
             "self_check": self._checks.get((*key, serving)) if serving else None,
             "refused": {f: self._refused[(*key, f)] for f in model.server_candidates if (*key, f) in self._refused},
+            **self._where(model.name),
         }
+
+    def _where(self, name: str) -> dict[str, str]:
+        """Where ``name``'s inference runs: here, or a remote backend (its URL without credentials)."""
+        backend = self.remote.backend(name) if self.remote else None
+        return {"inference": "remote", "backend": backend.shown} if backend else {"inference": "local"}
 
 
 def run_outputs(

@@ -11,7 +11,9 @@ default (``app/config.py``).
 The caller is the API key's name, else the page session, else the client address
 (behind a proxy, set ``BROWSERML_PROXIES`` so the address is the client's). Counters
 live in memory (one process) or, with ``BROWSERML_REDIS_URL``, in Redis, so every
-worker of every host shares them. Over the limit: 429 JSON naming the limit, with
+worker of every host shares them. If Redis goes down, each process falls back to counting
+in memory with the same limits (per process, so N workers allow up to N times the budget)
+until Redis answers again: no request fails over it. Over the limit: 429 JSON naming the limit, with
 ``Retry-After`` and the ``X-RateLimit-*`` headers.
 """
 
@@ -64,8 +66,10 @@ def init_limits(app: Flask) -> Limiter:
                 raise ValueError(f"BROWSERML_RATE_LIMIT_{cls.upper()} is {value!r}: {err}; "
                                  "write it like '20/second' or '600 per minute; 20/second'") from None
     storage = app.config.get("REDIS_URL") or "memory://"
+    # Redis down: each process counts in memory with the same limits until Redis is back (so a
+    # Redis outage neither fails requests nor lifts the limits), and the limiter logs it.
     limiter = Limiter(caller, app=None, storage_uri=storage, headers_enabled=True, strategy="moving-window",
-                      key_prefix="browserml")
+                      key_prefix="browserml", in_memory_fallback_enabled=True, swallow_errors=True)
     for cls in CLASSES:
         shared = limiter.shared_limit(
             _value(cls), scope=cls, exempt_when=_unlimited(cls), error_message=_message(cls),

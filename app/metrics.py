@@ -56,10 +56,12 @@ LEXICON_FALLBACKS = Counter("browserml_lexicon_fallbacks_total", "results answer
 bp = Blueprint("metrics", __name__)
 
 
-def record_prediction(model: str, version: int, variant: str, seconds: float, result: dict[str, Any]) -> None:
-    """Count one answered predict request and its results (one per input: a list of texts gives several)."""
+def record_prediction(model: str, version: int, variant: str, seconds: float | None, result: dict[str, Any]) -> None:
+    """Count one answered predict request and its results (one per input: a list of texts gives several).
+    ``seconds`` None: answered from the result cache (app/cache.py), no inference to time."""
     PREDICTIONS.labels(model, str(version), variant).inc()
-    INFERENCE_LATENCY.labels(model, variant).observe(seconds)
+    if seconds is not None:
+        INFERENCE_LATENCY.labels(model, variant).observe(seconds)
     for item in result.get("results", [result]):
         RESULTS.labels(model).inc()
         if item.get("uncertain"):

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, Response, current_app, request
 
-from app import host_state
+from app import cache, host_state
 from app.auth import requires
 from app.drift import observe_prediction
 from app.errors import ApiError
 from app.feedback import record_served
 from app.inference import run_task
 from app.inputs import read_image, read_texts
+from app.jobs import submit, wants_async
 from app.lifecycle import choose, switched_off
 from app.metrics import record_prediction
 from app.pipelines import detect_then_classify
@@ -32,7 +33,7 @@ bp = Blueprint("predict", __name__, url_prefix="/api/v1")
 
 @bp.post("/models/<name>/predict")
 @requires("predict")
-def predict(name: str) -> dict[str, Any]:
+def predict(name: str) -> dict[str, Any] | tuple[dict[str, Any], dict[str, str]] | Response:
     state = host_state()
     model, arm = choose(state.registry, name, request.args.get("version"))
     if switched_off(name):
@@ -46,10 +47,17 @@ def predict(name: str) -> dict[str, Any]:
         sample: Any = read_image(request, current_app.config)
     else:
         sample = read_texts(request, current_app.config, max_length(model.manifest["preprocess"]))
-    result, latency = run_task(state.pool, model, variant, sample)
+    if wants_async(sample):  # Prefer: respond-async, or a big batch: 202 and a job to poll (app/jobs.py)
+        return submit(model, arm, variant, sample)
+    cached = cache.lookup(current_app, request, model, variant, sample)  # X-Cache: hit, miss or bypass
+    if cached.result is not None:
+        result, latency = cached.result, cached.ms
+    else:
+        result, latency = run_task(state.pool, model, variant, sample)
+        cached.store(result)
     observe_prediction(model, sample, result)  # drift counts (app/drift.py)
     served(model.name, model.version, variant)
-    record_prediction(model.name, model.version, variant, latency / 1000, result)
+    record_prediction(model.name, model.version, variant, None if cached.result is not None else latency / 1000, result)
     return {
         **result,
         "model": model.name,
@@ -59,7 +67,7 @@ def predict(name: str) -> dict[str, Any]:
         "backend": "server",
         "latency_ms": round(latency, 3),
         "request_id": record_served(model.name, model.version, variant, result),  # stored for feedback
-    }
+    }, cached.headers
 
 
 def switched_off_answer(model: ModelVersion, arm: str) -> dict[str, Any]:

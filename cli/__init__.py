@@ -277,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     from cli import drift  # browserml drift NAME: PSI of live traffic per feature (cli/drift.py)
 
     drift.add_parser(sub)
+    from cli import worker  # browserml worker: run async predict jobs from Redis (cli/worker.py)
+
+    worker.add_parser(sub)
     return parser
 
 

@@ -68,6 +68,22 @@ def test_limits_in_redis_are_shared_by_every_process(redis_url):
     assert any(b"browserml" in key for key in redis.Redis.from_url(redis_url).keys())  # the counters live there
 
 
+def test_with_redis_down_predictions_go_on_and_the_limit_still_holds_per_process(tmp_path):
+    from harness.live_server import start_redis
+
+    server, url = start_redis(tmp_path)
+    try:
+        client = app_with(RATE_LIMIT_PREDICT="3/minute", REDIS_URL=url, LIFECYCLE_DB=str(tmp_path / "l.sqlite"),
+                          DATABASE_URL=f"sqlite:///{tmp_path / 'f.sqlite'}").test_client()
+        assert client.post(PREDICT, json=TEXT).status_code == 200
+        server.kill()
+        server.wait(timeout=10)
+        codes = [client.post(PREDICT, json=TEXT).status_code for _ in range(5)]
+        assert codes == [200, 200, 200, 429, 429]  # counted in memory now, with the same limit
+    finally:
+        server.kill()
+
+
 @pytest.mark.parametrize("value", ["lots", "5 per fortnight"])
 def test_a_malformed_limit_is_refused_at_start_naming_the_variable(value):
     with pytest.raises(ValueError, match="BROWSERML_RATE_LIMIT_PREDICT"):

@@ -1,0 +1,382 @@
+"""Async jobs: a predict request answered later, polled at ``GET /api/v1/jobs/<id>``.
+
+A predict request with ``Prefer: respond-async`` (RFC 7240), or a text batch of more than
+``ASYNC_OVER`` texts (off unless set), is validated as a sync one (bad input is 4xx at once),
+then answered ``202`` with ``Location: /api/v1/jobs/<id>``. The version and variant are fixed
+then, so the job runs exactly what the caller's arm got. Polling answers ``{id, status:
+queued|running|done|failed, progress, result | error}``; ``result`` is the body the sync
+request would have returned (its ``request_id`` is the submission's, for feedback).
+
+Ids are 192 random bits, scoped to the caller that made them (the API key's name or the page
+session; with auth off, anyone holding the id). An unknown id, another caller's, or one whose
+result is older than ``JOB_TTL`` seconds gets the same 404: nothing confirms a job exists.
+
+Where jobs run: a thread pool in this process (``JOB_THREADS``), or, with ``REDIS_URL`` set,
+RQ workers on any machine (``browserml worker``, ``cli/worker.py``): ``run_job`` builds a
+``Registry`` and ``SessionPool`` from its own models directory and runs ``run_task``, the code
+sync predict runs. Jobs travel as JSON (RQ's JSON serializer, never pickle): texts as they came,
+images as their decoded pixels. Redis ids are the sha256 of the public id, so Redis and the
+worker log never hold an id that reads a result. Redis down: 503 at submission; sync predict
+does not need it. Drift, metrics and the feedback record of a job are written by the host
+(when the thread finishes, or when a poll first sees an RQ job done), as for a sync answer.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+import re
+import secrets
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request, url_for
+from flask.blueprints import BlueprintSetupState
+from PIL import Image
+
+from app.auth import requires
+from app.drift import observe_prediction
+from app.errors import ApiError
+from app.feedback import record_served
+from app.inference import SessionPool, run_task
+from app.metrics import record_prediction
+from app.registry import ModelVersion, Registry
+from app.request_log import served
+
+log = logging.getLogger("browserml")
+
+# Read with current_app.config.get (BROWSERML_ASYNC_OVER, BROWSERML_JOB_TTL, BROWSERML_JOB_THREADS).
+JOB_DEFAULTS: dict[str, Any] = {
+    "ASYNC_OVER": None,  # a text batch of more texts than this goes async on its own; None: only on request
+    "JOB_TTL": 3600,  # seconds a finished job's result is kept, then 404
+    "JOB_THREADS": 2,  # in-process runner threads (without REDIS_URL)
+}
+QUEUE = "browserml-predict"
+JOB_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+EXTENSION = "browserml_jobs"
+GONE = ("no job with this id for this caller: it never existed, is another caller's, or its result "
+        "expired ({ttl} s after it was done); send the predict request again.")
+WORKER_FAILED = "the worker stopped while running this job; send the request again, or ask the operator."
+
+bp = Blueprint("jobs", __name__, url_prefix="/api/v1")
+
+
+@dataclass
+class Spec:
+    """What a job runs and what its answer says: fixed at submission."""
+
+    model: str
+    version: int
+    arm: str
+    variant: str
+    request_id: str
+
+
+@dataclass
+class Status:
+    """A job as its owner sees it."""
+
+    owner: str | None
+    status: str  # queued | running | done | failed
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
+def setting(key: str) -> Any:
+    return current_app.config.get(key, JOB_DEFAULTS[key])
+
+
+def answer(spec: Spec, result: dict[str, Any], latency_ms: float) -> dict[str, Any]:
+    """The body sync predict returns for this result (app/predict.py)."""
+    return {**result, "model": spec.model, "version": spec.version, "arm": spec.arm, "variant": spec.variant,
+            "backend": "server", "latency_ms": round(latency_ms, 3), "request_id": spec.request_id}
+
+
+def record(model: ModelVersion, spec: Spec, sample: Any, result: dict[str, Any], latency_ms: float) -> None:
+    """What sync predict records for an answer: drift counts, metrics, the feedback row (needs an app context)."""
+    observe_prediction(model, sample, result)
+    record_prediction(spec.model, spec.version, spec.variant, latency_ms / 1000, result)
+    before = g.get("request_id")
+    g.request_id = spec.request_id  # record_served stores the request id of g: the submission's
+    try:
+        record_served(spec.model, spec.version, spec.variant, result)
+    finally:
+        if before is None:
+            g.pop("request_id", None)
+        else:
+            g.request_id = before
+
+
+# --- The in-process runner --------------------------------------------------------------------
+
+@dataclass
+class _LocalJob:
+    owner: str | None
+    status: str = "queued"
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    done_at: float | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class LocalJobs:
+    """Jobs on a thread pool of this process; results in memory for ``ttl`` seconds after they are done."""
+
+    def __init__(self, app: Flask, threads: int, ttl: float) -> None:
+        self._app = app
+        self._ttl = ttl
+        self._jobs: dict[str, _LocalJob] = {}
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="browserml-job")
+
+    def submit(self, job_id: str, owner: str | None, model: ModelVersion, spec: Spec, sample: Any) -> None:
+        self._purge()
+        job = _LocalJob(owner)
+        with self._lock:
+            self._jobs[job_id] = job
+        self._pool.submit(self._run, job, model, spec, sample)
+
+    def _run(self, job: _LocalJob, model: ModelVersion, spec: Spec, sample: Any) -> None:
+        job.status = "running"
+        with self._app.app_context():
+            try:
+                result, latency = run_task(self._app.extensions["browserml"].pool, model, spec.variant, sample)
+                record(model, spec, sample, result, latency)
+                job.result, job.status = answer(spec, result, latency), "done"
+            except ApiError as err:
+                job.error, job.status = err.message, "failed"
+            except Exception:  # the traceback goes to the log (never the input); the caller gets a message
+                log.exception("async job of %s v%s failed", spec.model, spec.version)
+                job.error, job.status = "internal error running this job; the server log has the details.", "failed"
+            finally:
+                job.done_at = time.monotonic()
+
+    def _purge(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for job_id in [i for i, j in self._jobs.items() if j.done_at is not None and now - j.done_at > self._ttl]:
+                del self._jobs[job_id]
+
+    def get(self, job_id: str) -> Status | None:
+        self._purge()
+        job = self._jobs.get(job_id)
+        if job is None:
+            return None
+        return Status(job.owner, job.status, job.result, job.error)
+
+
+# --- RQ over Redis ----------------------------------------------------------------------------
+
+def redis_id(job_id: str) -> str:
+    """The RQ job id of a public id: its sha256, so Redis and worker logs never hold a usable id."""
+    return hashlib.sha256(job_id.encode("ascii")).hexdigest()
+
+
+def encode_sample(sample: Any) -> dict[str, Any]:
+    """A validated sample as JSON: texts as they are, an image as its decoded pixels."""
+    if isinstance(sample, Image.Image):
+        return {"image": {"mode": sample.mode, "size": list(sample.size),
+                          "pixels": base64.b64encode(sample.tobytes()).decode("ascii")}}
+    return {"texts": sample}
+
+
+def decode_sample(payload: dict[str, Any]) -> Any:
+    if "image" in payload:
+        image = payload["image"]
+        return Image.frombytes(image["mode"], tuple(image["size"]), base64.b64decode(image["pixels"]))
+    return payload["texts"]
+
+
+def _queue_down(err: Exception) -> ApiError:
+    return ApiError(503, f"the job queue (Redis) cannot be reached ({type(err).__name__}); send the request "
+                         "without 'Prefer: respond-async' (and at most ASYNC_OVER texts) to be answered now, "
+                         "or try again later.", headers={"Retry-After": "30"})
+
+
+class RqJobs:
+    """Jobs on RQ workers (``browserml worker``) over Redis; RQ keeps results ``ttl`` seconds."""
+
+    def __init__(self, app: Flask, url: str, ttl: int) -> None:
+        import redis
+        from rq import Queue
+        from rq.serializers import JSONSerializer
+
+        self._app = app
+        self._ttl = ttl
+        self.redis = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
+        self.queue = Queue(QUEUE, connection=self.redis, serializer=JSONSerializer)
+
+    def submit(self, job_id: str, owner: str | None, model: ModelVersion, spec: Spec, sample: Any) -> None:
+        from redis.exceptions import RedisError
+
+        try:
+            self.queue.enqueue(run_job, kwargs={"model": spec.model, "version": spec.version, "variant": spec.variant,
+                                                "sample": encode_sample(sample)},
+                               job_id=redis_id(job_id), description=f"predict {spec.model} v{spec.version}",
+                               result_ttl=self._ttl, failure_ttl=self._ttl, ttl=self._ttl,
+                               meta={"owner": owner, "arm": spec.arm, "request_id": spec.request_id})
+        except RedisError as err:
+            raise _queue_down(err) from None
+
+    def get(self, job_id: str) -> Status | None:
+        from redis.exceptions import RedisError
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job, JobStatus
+        from rq.serializers import JSONSerializer
+
+        try:
+            job = Job.fetch(redis_id(job_id), connection=self.redis, serializer=JSONSerializer)
+            state = job.get_status()
+            owner = job.meta.get("owner")
+            if state == JobStatus.FINISHED:
+                value = job.return_value()
+                if value is None:  # the result expired between the two reads
+                    return None
+                return self._finished(job, owner, value)
+        except NoSuchJobError:
+            return None
+        except RedisError as err:
+            raise _queue_down(err) from None
+        if state in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+            return Status(owner, "failed", error=WORKER_FAILED)
+        return Status(owner, "running" if state == JobStatus.STARTED else "queued")
+
+    def _finished(self, job: Any, owner: str | None, value: dict[str, Any]) -> Status:
+        if "error" in value:
+            return Status(owner, "failed", error=str(value["error"]))
+        kwargs = job.kwargs
+        spec = Spec(kwargs["model"], kwargs["version"], job.meta["arm"], kwargs["variant"], job.meta["request_id"])
+        # The first poll that sees it done records it, once across every host polling this Redis.
+        if self.redis.set(f"browserml:job-recorded:{job.id}", 1, nx=True, ex=self._ttl):
+            try:
+                model = self._app.extensions["browserml"].registry.resolve(spec.model, spec.version)
+                record(model, spec, decode_sample(kwargs["sample"]), value["result"], value["latency_ms"])
+            except ApiError as err:  # the version left this host's models dir: the answer still stands
+                log.warning("async job of %s v%s not recorded: %s", spec.model, spec.version, err.message)
+        return Status(owner, "done", answer(spec, value["result"], value["latency_ms"]))
+
+
+# --- The worker side (browserml worker) ----------------------------------------------------------
+
+_worker: tuple[Registry, SessionPool] | None = None
+_worker_lock = threading.Lock()
+
+
+def worker_state(models_dir: Path | None = None) -> tuple[Registry, SessionPool]:
+    """This worker process's registry and sessions (built once, from ``models_dir``, else
+    ``BROWSERML_MODELS_DIR``, else ``models``)."""
+    global _worker
+    with _worker_lock:
+        if _worker is None:
+            folder = models_dir or Path(os.environ.get("BROWSERML_MODELS_DIR", "models").strip('"'))
+            from app.remote import backends_from_env  # INFERENCE_URL: the worker's tensors run remotely too
+
+            _worker = (Registry(Path(folder)), SessionPool(int(os.environ.get("BROWSERML_ORT_THREADS", "0")),
+                                                           remote=backends_from_env()))
+        return _worker
+
+
+def run_job(model: str, version: int, variant: str, sample: dict[str, Any]) -> dict[str, Any]:
+    """The RQ job: ``run_task`` on version ``version`` and ``variant`` of ``model``, as sync predict runs it.
+    An error the client can act on is an answer (``{"error"}``); anything else fails the RQ job."""
+    registry, pool = worker_state()
+    try:
+        try:
+            found = registry.resolve(model, version)
+        except ApiError:
+            registry.reload()  # a version converted after this worker started
+            found = registry.resolve(model, version)
+        result, latency = run_task(pool, found, variant, decode_sample(sample))
+    except ApiError as err:
+        return {"error": err.message}
+    return {"result": result, "latency_ms": latency}
+
+
+def work(redis_url: str, models_dir: Path, burst: bool = False) -> None:
+    """Run jobs from the queue until stopped (``burst``: until it is empty). One job at a time, in this
+    process (RQ's SimpleWorker: the ONNX Runtime sessions stay loaded between jobs; run more workers for more)."""
+    import redis
+    from rq import Queue, SimpleWorker
+    from rq.serializers import JSONSerializer
+
+    worker_state(models_dir)
+    connection = redis.Redis.from_url(redis_url, socket_connect_timeout=5)
+    connection.ping()
+    queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer)
+    SimpleWorker([queue], connection=connection, serializer=JSONSerializer).work(burst=burst, logging_level="INFO")
+
+
+# --- The routes --------------------------------------------------------------------------------
+
+def runner() -> LocalJobs | RqJobs:
+    return current_app.extensions[EXTENSION]
+
+
+@bp.record_once
+def _init(setup: BlueprintSetupState) -> None:
+    app = cast(Flask, setup.app)  # the sansio App type of the setup state; a Flask app here
+    ttl = int(app.config.get("JOB_TTL", JOB_DEFAULTS["JOB_TTL"]))
+    url = app.config.get("REDIS_URL")
+    app.extensions[EXTENSION] = (RqJobs(app, str(url), ttl) if url else
+                                 LocalJobs(app, int(app.config.get("JOB_THREADS", JOB_DEFAULTS["JOB_THREADS"])), ttl))
+
+
+def asked_async() -> bool:
+    """Whether the request says ``Prefer: respond-async``."""
+    prefer = ",".join(request.headers.getlist("Prefer"))
+    return any(token.split(";")[0].strip().lower() == "respond-async" for token in prefer.split(","))
+
+
+def wants_async(sample: Any) -> bool:
+    """``Prefer: respond-async``, or a text batch over ``ASYNC_OVER``."""
+    over = setting("ASYNC_OVER")
+    return asked_async() or (over is not None and isinstance(sample, list) and len(sample) > int(over))
+
+
+def owner() -> str | None:
+    """Who a job belongs to: the key or page session (auth on); None (anyone holding the id) with auth off."""
+    if current_app.config["AUTH"] != "keys":
+        return None
+    principal = g.principal
+    return f"{principal.kind}:{principal.name}"
+
+
+def submit(model: ModelVersion, arm: str, variant: str, sample: Any) -> Response:
+    """Queue ``sample`` (already validated) for ``model`` and ``variant``: the 202 answer."""
+    job_id = secrets.token_urlsafe(24)
+    spec = Spec(model.name, model.version, arm, variant, g.request_id)
+    runner().submit(job_id, owner(), model, spec, sample)
+    served(model.name, model.version, variant)
+    url = url_for("jobs.job", job_id=job_id)
+    response = jsonify({"id": job_id, "status": "queued", "url": url})
+    response.status_code = 202
+    response.headers["Location"] = url
+    response.headers["Retry-After"] = "1"
+    if asked_async():
+        response.headers["Preference-Applied"] = "respond-async"
+    return response
+
+
+@bp.get("/jobs/<job_id>")
+@requires("predict")
+def job(job_id: str) -> Response:
+    found = runner().get(job_id) if JOB_ID.match(job_id) else None
+    mine = owner()
+    if found is None or (mine is not None and found.owner != mine):
+        raise ApiError(404, GONE.format(ttl=setting("JOB_TTL")))
+    body: dict[str, Any] = {"id": job_id, "status": found.status,
+                            "progress": 1.0 if found.status in ("done", "failed") else 0.0}
+    if found.status == "done":
+        body["result"] = found.result
+    elif found.status == "failed":
+        body["error"] = found.error
+    response = jsonify(body)
+    if found.status in ("queued", "running"):
+        response.headers["Retry-After"] = "1"
+    return response
