@@ -16,6 +16,7 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
 from app.auth import init_auth
+from app.batching import Batcher
 from app.config import DEFAULTS
 from app.drift import init_drift
 from app.errors import register_error_handlers
@@ -60,7 +61,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     state = HostState(Registry(Path(app.config["MODELS_DIR"])),
-                      SessionPool(int(app.config["ORT_THREADS"]), remote=backends_from_config(app.config)))
+                      SessionPool(int(app.config["ORT_THREADS"]), remote=backends_from_config(app.config),
+                                  batcher=Batcher.from_config(app.config)))
     app.extensions["browserml"] = state
 
     from app import admin, artifacts, catalog, feedback, jobs, lifecycle, openapi, pages, predict, telemetry, v2

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from app.batching import Batcher
 from app.errors import ApiError
 from app.registry import ModelVersion, Registry
 from app.remote import BackendError, Backends, RemoteSession, remote_session
@@ -34,8 +35,9 @@ log = logging.getLogger("browserml")
 class SessionPool:
     """ONNX Runtime sessions keyed by (model, version, variant file), each self-checked once."""
 
-    def __init__(self, threads: int = 0, remote: Backends | None = None) -> None:
+    def __init__(self, threads: int = 0, remote: Backends | None = None, batcher: Batcher | None = None) -> None:
         self.threads = threads  # 0: ONNX Runtime's default (all cores)
+        self.batcher = batcher  # dynamic batching of concurrent run_outputs calls (app/batching.py); None: off
         self.remote = remote  # models whose inference runs on a V2 server (INFERENCE_URL: app/remote.py)
         self._sessions: dict[tuple[str, int, str], ort.InferenceSession | RemoteSession] = {}
         self._refused: dict[tuple[str, int, str], str] = {}  # variants that failed to load or self-check
@@ -138,6 +140,8 @@ def run_outputs(
     """Run ``file`` of ``model`` on ``feeds``; outputs in the manifest's order."""
     session = pool.session(model, file)
     names = [o["name"] for o in model.manifest["outputs"]]
+    if pool.batcher is not None:
+        return pool.batcher.run(session, model, file, names, feeds)
     return session.run(names, dict(feeds))
 
 

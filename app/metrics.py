@@ -53,7 +53,19 @@ UNCERTAIN = Counter("browserml_uncertain_results_total", "results flagged uncert
 LEXICON_FALLBACKS = Counter("browserml_lexicon_fallbacks_total", "results answered by the lexicon by model",
                             ["model"])
 
+BATCH_SIZE = Histogram("browserml_batch_size", "rows per dynamic batch (app/batching.py), by model", ["model"],
+                       buckets=(1, 2, 4, 8, 16, 32, 64))
+BATCH_QUEUE = Histogram("browserml_batch_queue_seconds", "time a request waited for its dynamic batch to run",
+                        ["model"], buckets=(0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0))
+
 bp = Blueprint("metrics", __name__)
+
+
+def record_batch(model: str, rows: int, waits: list[float]) -> None:
+    """One batch run by app/batching.py: its rows and how long each of its requests queued."""
+    BATCH_SIZE.labels(model).observe(rows)
+    for seconds in waits:
+        BATCH_QUEUE.labels(model).observe(seconds)
 
 
 def record_prediction(model: str, version: int, variant: str, seconds: float | None, result: dict[str, Any]) -> None:

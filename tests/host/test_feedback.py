@@ -123,11 +123,17 @@ def test_an_unknown_request_id_is_404_json(client):
     assert "no prediction with request id" in error
 
 
-def test_a_request_id_of_another_model_or_version_is_422(client):
+def test_a_request_id_of_another_model_or_version_is_422(client, tmp_path):
     result = predict(client, "sentiment", text="A fine day")
     error = error_of(client.post(URL, json={"model": "imagenet", "version": 1, "request_id": result["request_id"],
                                             "correct": True}), 422)
     assert "is a prediction of sentiment version" in error
+    from app import create_app
+    from harness.catalog import versions_copy
+
+    two = create_app({"MODELS_DIR": str(versions_copy(tmp_path / "models", ["emotion"], 2)), "TESTING": True,
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'feedback.sqlite'}"})
+    client = two.test_client()  # emotion v1 and v2
     emotion = predict(client, "emotion")
     other = next(v for v in (1, 2) if v != emotion["version"])
     error = error_of(client.post(URL, json={"model": "emotion", "version": other,
