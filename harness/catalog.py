@@ -72,3 +72,27 @@ def versions_copy(dest: Path, names: list[str], count: int = 2) -> Path:
                     except OSError:
                         shutil.copy2(file, target / file.name)
     return dest
+
+
+def sabotage_self_check(version_dir: Path, file: str) -> None:
+    """Shift ``file``'s expected outputs in the version's selfcheck.npz by 0.5 (as a CPU with wrong
+    int8 numerics would, seen from the other side) and re-hash it, so the version stays intact
+    but that variant no longer reproduces its references: for the tests of the self-check."""
+    import hashlib
+
+    import numpy as np
+
+    from contract import selfcheck
+
+    manifest_path = version_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    path = version_dir / manifest["self_check"]["file"]
+    arrays = selfcheck.load(path)
+    for key in arrays:
+        if key.startswith(f"expected/{file}/"):
+            arrays[key] = arrays[key] + np.float32(0.5)
+    with path.open("wb") as handle:
+        np.savez_compressed(handle, **arrays)
+    data = path.read_bytes()
+    manifest["self_check"].update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+    manifest_path.write_text(json.dumps(manifest))

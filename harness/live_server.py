@@ -107,3 +107,14 @@ def browserml(*args: str, env: dict[str, str] | None = None, cwd: Any = None, ti
     base = {k: v for k, v in os.environ.items() if not (defaults and k.startswith("BROWSERML_"))}
     return subprocess.run([sys.executable, "-m", "cli", *args], cwd=cwd or ROOT, capture_output=True, text=True,
                           timeout=timeout, env={**base, **(env or {})})
+
+
+def metric_value(metrics_text: str, name: str, **labels: str) -> float:
+    """The value of one series in a ``/metrics`` text (0 if absent)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(metrics_text):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return float(s.value)
+    return 0.0

@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 import redis
 from PIL import Image
-from prometheus_client.parser import text_string_to_metric_families
 
 from app import create_app
 from app.cache import PREFIX, LruCache
 from app.drift import FLUSH_SECONDS
 from harness.catalog import MODELS, versions_copy
+from harness.live_server import metric_value as sample
 from harness.live_server import start_redis
 
 pytestmark = pytest.mark.catalog
@@ -55,12 +55,6 @@ def photo() -> np.ndarray:
     return pixels
 
 
-def sample(metrics_text: str, name: str, **labels: str) -> float:
-    for family in text_string_to_metric_families(metrics_text):
-        for s in family.samples:
-            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
-                return float(s.value)
-    return 0.0
 
 
 def cache_counts(client, model: str) -> dict[str, float]:

@@ -9,23 +9,16 @@ import subprocess
 
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
 from app import create_app
 from app.keys import KeyStore
 from harness.catalog import MODELS
+from harness.live_server import metric_value as sample
 from harness.live_server import serve
 
 SECRET_TEXT = "Zanzibar marmalade is surprisingly wonderful"
 
 
-def sample(metrics_text: str, name: str, **labels: str) -> float:
-    """The value of one series in a /metrics text (0 if absent)."""
-    for family in text_string_to_metric_families(metrics_text):
-        for s in family.samples:
-            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
-                return float(s.value)
-    return 0.0
 
 
 def log_lines(text: str) -> list[dict]:

@@ -13,7 +13,6 @@ than the references is refused by the self-check, as a local variant would be.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import re
@@ -30,9 +29,8 @@ import requests
 from PIL import Image
 
 from app import create_app
-from contract import selfcheck
 from contract.tasks import task_module
-from harness.catalog import MODELS, latest_version_dir
+from harness.catalog import MODELS, latest_version_dir, sabotage_self_check
 from harness.live_server import LiveServer, free_port, serve
 
 pytestmark = pytest.mark.catalog
@@ -258,29 +256,13 @@ def test_a_silent_remote_times_out_after_inference_timeout(photos, tmp_path):
         assert "sentiment" in answer.json["error"] and time.monotonic() - started < 10
 
 
-def _sabotage_reference(version_dir: Path, file: str) -> None:
-    """Shift ``file``'s expected outputs in selfcheck.npz and re-hash it (the version stays intact)."""
-    manifest_path = version_dir / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    path = version_dir / manifest["self_check"]["file"]
-    arrays = selfcheck.load(path)
-    for key in arrays:
-        if key.startswith(f"expected/{file}/"):
-            arrays[key] = arrays[key] + np.float32(0.5)
-    with path.open("wb") as handle:
-        np.savez_compressed(handle, **arrays)
-    data = path.read_bytes()
-    manifest["self_check"].update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
-    manifest_path.write_text(json.dumps(manifest))
-
-
 def test_a_remote_answering_other_numbers_is_refused_by_the_self_check(remote, tmp_path):
     """This host's emotion references no longer match what the remote (the real model) answers."""
     source = latest_version_dir("emotion")
     target = tmp_path / "models" / "emotion" / source.name
     shutil.copytree(source, target)
     served = json.loads((target / "manifest.json").read_text())["recommended"]["server"]
-    _sabotage_reference(target, served)
+    sabotage_self_check(target, served)
     client = host(tmp_path, models=tmp_path / "models", INFERENCE_URL=remote).test_client()
     face = Image.new("RGB", (64, 64), (120, 100, 90))
     buf = io.BytesIO()

@@ -7,7 +7,6 @@ every CPU, and the native checks hold with or without VNNI (see contract/native_
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -25,26 +24,9 @@ from contract.manifest import passes
 from contract.native_runtime import session_options
 from convert.selfcheck import SAFETY
 from convert.wasm_runtime import run_wasm
-from harness.catalog import CATALOG, latest_manifest, latest_version_dir
+from harness.catalog import CATALOG, latest_manifest, latest_version_dir, sabotage_self_check
 
 pytestmark = pytest.mark.catalog
-
-
-def _sabotage_reference(version_dir: Path, file: str) -> None:
-    """Shift ``file``'s expected outputs in selfcheck.npz (as a CPU with wrong int8 numerics
-    would, seen from the other side), and re-hash it so the version stays intact."""
-    manifest_path = version_dir / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    path = version_dir / manifest["self_check"]["file"]
-    arrays = selfcheck.load(path)
-    for key in arrays:
-        if key.startswith(f"expected/{file}/"):
-            arrays[key] = arrays[key] + np.float32(0.5)
-    with path.open("wb") as handle:
-        np.savez_compressed(handle, **arrays)
-    data = path.read_bytes()
-    manifest["self_check"].update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
-    manifest_path.write_text(json.dumps(manifest))
 
 
 @pytest.fixture()
@@ -58,7 +40,7 @@ def sabotaged(tmp_path):
 
     candidates = Registry(tmp_path / "models").resolve("emotion").server_candidates
     assert len(candidates) >= 2, f"emotion needs two server variants for this test: {manifest['recommended']}"
-    _sabotage_reference(target, candidates[0])
+    sabotage_self_check(target, candidates[0])
     return tmp_path / "models", candidates
 
 
@@ -96,7 +78,7 @@ def test_readiness_fails_with_the_reasons_when_no_variant_passes_its_self_check(
     target = tmp_path / "models" / "emotion" / source.name
     shutil.copytree(source, target)
     for entry in latest_manifest("emotion")["variants"]:
-        _sabotage_reference(target, entry["file"])
+        sabotage_self_check(target, entry["file"])
     client = create_app({"MODELS_DIR": str(tmp_path / "models"), "TESTING": True}).test_client()
     ready = client.get("/v2/health/ready")
     assert ready.status_code == 503
