@@ -86,18 +86,8 @@ class DriftCounter:
 
 
 def _store(app: Flask) -> Any:
-    """The lifecycle store the app set up (``create_app``), else one opened from the config."""
-    store = app.extensions.get("browserml_lifecycle")
-    if store is not None and not hasattr(store, "add_counts") and hasattr(store, "store"):
-        store = store.store
-    if store is None:
-        store = app.extensions.get("browserml_drift_store")
-        if store is None:
-            from lifecycle.store import open_store
-
-            store = open_store(app.config["MODELS_DIR"], app.config.get("LIFECYCLE_DB"), app.config.get("REDIS_URL"))
-            app.extensions["browserml_drift_store"] = store
-    return store
+    """The lifecycle store ``init_lifecycle`` set up (``create_app`` calls it before ``init_drift``)."""
+    return app.extensions["browserml_lifecycle"]
 
 
 def _counter() -> DriftCounter | None:

@@ -79,16 +79,14 @@ def top_label(result: dict[str, Any]) -> str | None:
     return None
 
 
-def record_served(model: str, version: int, variant: str | None, result: dict[str, Any]) -> str:
-    """Store the prediction this request answered; return its request id (for the response).
-    A database failure is logged and the prediction still answered (feedback on it will 404)."""
-    request_id: str = g.request_id
+def record_served(request_id: str, model: str, version: int, variant: str | None, result: dict[str, Any]) -> None:
+    """Store the prediction answered under ``request_id``. A database failure is logged and the
+    prediction still answered (feedback on it will 404)."""
     try:
         feedback_db().record_prediction(request_id, model, version, variant, top_label(result), "server")
     except SQLAlchemyError as err:
         log.warning("feedback: prediction %s of %s v%s not recorded (%s)", request_id, model, version,
                     type(err).__name__)
-    return request_id
 
 
 def may_give_feedback() -> bool:

@@ -40,12 +40,10 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request, 
 from flask.blueprints import BlueprintSetupState
 from PIL import Image
 
+from app.answers import Spec, answer, record
 from app.auth import requires
-from app.drift import observe_prediction
 from app.errors import ApiError
-from app.feedback import record_served
 from app.inference import SessionPool, run_task
-from app.metrics import record_prediction
 from app.registry import ModelVersion, Registry
 from app.request_log import served
 
@@ -68,17 +66,6 @@ bp = Blueprint("jobs", __name__, url_prefix="/api/v1")
 
 
 @dataclass
-class Spec:
-    """What a job runs and what its answer says: fixed at submission."""
-
-    model: str
-    version: int
-    arm: str
-    variant: str
-    request_id: str
-
-
-@dataclass
 class Status:
     """A job as its owner sees it."""
 
@@ -90,27 +77,6 @@ class Status:
 
 def setting(key: str) -> Any:
     return current_app.config.get(key, JOB_DEFAULTS[key])
-
-
-def answer(spec: Spec, result: dict[str, Any], latency_ms: float) -> dict[str, Any]:
-    """The body sync predict returns for this result (app/predict.py)."""
-    return {**result, "model": spec.model, "version": spec.version, "arm": spec.arm, "variant": spec.variant,
-            "backend": "server", "latency_ms": round(latency_ms, 3), "request_id": spec.request_id}
-
-
-def record(model: ModelVersion, spec: Spec, sample: Any, result: dict[str, Any], latency_ms: float) -> None:
-    """What sync predict records for an answer: drift counts, metrics, the feedback row (needs an app context)."""
-    observe_prediction(model, sample, result)
-    record_prediction(spec.model, spec.version, spec.variant, latency_ms / 1000, result)
-    before = g.get("request_id")
-    g.request_id = spec.request_id  # record_served stores the request id of g: the submission's
-    try:
-        record_served(spec.model, spec.version, spec.variant, result)
-    finally:
-        if before is None:
-            g.pop("request_id", None)
-        else:
-            g.request_id = before
 
 
 # --- The in-process runner --------------------------------------------------------------------

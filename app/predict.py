@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 
 from app import cache, host_state
+from app.answers import Spec, answer, record
 from app.auth import requires
-from app.drift import observe_prediction
 from app.errors import ApiError
-from app.feedback import record_served
 from app.inference import run_task
 from app.inputs import read_image, read_texts
 from app.jobs import submit, wants_async
@@ -55,19 +54,10 @@ def predict(name: str) -> dict[str, Any] | tuple[dict[str, Any], dict[str, str]]
     else:
         result, latency = run_task(state.pool, model, variant, sample)
         cached.store(result)
-    observe_prediction(model, sample, result)  # drift counts (app/drift.py)
     served(model.name, model.version, variant)
-    record_prediction(model.name, model.version, variant, None if cached.result is not None else latency / 1000, result)
-    return {
-        **result,
-        "model": model.name,
-        "version": model.version,
-        "arm": arm,
-        "variant": variant,
-        "backend": "server",
-        "latency_ms": round(latency, 3),
-        "request_id": record_served(model.name, model.version, variant, result),  # stored for feedback
-    }, cached.headers
+    spec = Spec(model.name, model.version, arm, variant, g.request_id)
+    record(model, spec, sample, result, None if cached.result is not None else latency)  # a hit is not timed
+    return answer(spec, result, latency), cached.headers
 
 
 def switched_off_answer(model: ModelVersion, arm: str) -> dict[str, Any]:

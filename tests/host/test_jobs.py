@@ -52,6 +52,13 @@ def poll(url: str, headers: dict[str, str] | None = None, seconds: float = 60) -
     raise AssertionError(f"{url} not done after {seconds} s")
 
 
+def assert_done_then_gone(url: str, after: float) -> None:
+    """The job at ``url`` finishes, and ``after`` seconds later (past its TTL) it is a 404."""
+    assert poll(url)["status"] == "done"
+    time.sleep(after)
+    assert requests.get(url, timeout=10).status_code == 404
+
+
 def submit(base: str, name: str, headers: dict[str, str] | None = None, **body) -> requests.Response:
     response = requests.post(f"{base}/api/v1/models/{name}/predict", headers={**ASYNC, **(headers or {})},
                              timeout=60, **body)
@@ -150,9 +157,7 @@ def test_a_result_expires_after_job_ttl(tmp_path):
     live = host(tmp_path, JOB_TTL=1)
     try:
         url = live.url + submit(live.url, "sentiment", json={"text": SENTENCES[1]}).headers["Location"]
-        assert poll(url)["status"] == "done"
-        time.sleep(1.5)
-        assert requests.get(url, timeout=10).status_code == 404
+        assert_done_then_gone(url, after=1.5)
     finally:
         live.close()
 
@@ -183,9 +188,7 @@ def test_jobs_run_on_a_browserml_worker_over_redis(tmp_path, redis_url, photos):
         # A job is fetched from Redis by any host; a job id this host never made is still a 404.
         assert requests.get(f"{live.url}/api/v1/jobs/{'C' * 32}", timeout=10).status_code == 404
         short = expiring.url + submit(expiring.url, "sentiment", json={"text": SENTENCES[2]}).headers["Location"]
-        assert poll(short)["status"] == "done"
-        time.sleep(2.2)
-        assert requests.get(short, timeout=10).status_code == 404
+        assert_done_then_gone(short, after=2.2)
     finally:
         worker.terminate()
         worker.wait(timeout=20)
