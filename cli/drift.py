@@ -13,17 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
-
-
-def _store(models_dir: str) -> Any:
-    from lifecycle.store import open_store
-
-    return open_store(models_dir, os.environ.get("BROWSERML_LIFECYCLE_DB") or None,
-                      os.environ.get("BROWSERML_REDIS_URL") or None)
 
 
 def _references(models_dir: Path, name: str) -> dict[int, dict[str, Any]]:
@@ -51,7 +43,9 @@ def _drift(args: argparse.Namespace) -> int:
         known = sorted({p.parent.parent.name for p in models_dir.glob("*/*/manifest.json")})
         print(f"error: no model {args.name!r} in {models_dir}; models: {', '.join(known) or 'none'}.", file=sys.stderr)
         return 2
-    store = _store(str(models_dir))
+    from cli.lifecycle import open_state
+
+    store = open_state(models_dir)
     if args.reset:
         store.reset_counts(args.name, args.version)
         which = f"version {args.version}" if args.version is not None else "every version"

@@ -23,10 +23,12 @@ def _env(name: str) -> Any:
     return env(name, None)
 
 
-def _store(args: argparse.Namespace) -> Any:
+def open_state(models_dir: Path | str) -> Any:
+    """The lifecycle store the host of ``models_dir`` uses: the same settings (BROWSERML_LIFECYCLE_DB,
+    BROWSERML_REDIS_URL), read as the host reads them."""
     from lifecycle.store import open_store
 
-    return open_store(Path(args.models_dir), _env("LIFECYCLE_DB"), _env("REDIS_URL"))
+    return open_store(Path(models_dir), _env("LIFECYCLE_DB"), _env("REDIS_URL"))
 
 
 def _actor() -> str:
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     try:
-        store = _store(args)
+        store = open_state(args.models_dir)
         if args.command == "promote":
             aliases.promote(store, models_dir, args.name, args.version, _actor())
         elif args.command == "canary":
