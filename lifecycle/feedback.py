@@ -59,6 +59,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
+from lifecycle.sqlite import use_wal
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 SOURCES = ("server", "browser")
 PG_LOCK_KEY = 0x62726D6C  # "brml": the advisory lock Postgres migrations take
@@ -129,7 +131,7 @@ def make_engine(url: str) -> Engine:
             cursor = connection.cursor()
             cursor.execute("PRAGMA busy_timeout = 10000")  # a writer waits for another, up to 10 s
             if path is not None:
-                cursor.execute("PRAGMA journal_mode = WAL")
+                use_wal(cursor)
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.close()

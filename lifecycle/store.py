@@ -27,6 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from lifecycle.sqlite import use_wal
+
 EMPTY_STATE: dict[str, Any] = {"stable": None, "history": [], "canary": None, "percent": 0.0, "fallback": False}
 AUDIT_KEEP = 10_000  # audit entries kept in Redis (SQLite keeps all)
 
@@ -91,7 +93,7 @@ class SqliteStore:
         db = getattr(self._local, "db", None)
         if db is None:
             db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
+            use_wal(db)
             db.execute("PRAGMA synchronous=NORMAL")
             self._local.db = db
         return db

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -93,3 +94,30 @@ def test_a_host_on_redis_keeps_serving_its_last_state_when_redis_dies(models, tm
         server.kill()
     with pytest.raises(StoreError):
         open_store(models, redis_url=url).state("emotion")
+
+
+def _open_at(path: str, start: float) -> str:
+    """Open the SQLite store at ``path`` once the clock reaches ``start``: the error, or ''."""
+    while time.time() < start:
+        pass
+    try:
+        open_store(Path(path).parent, Path(path)).states()
+    except StoreError as err:
+        return str(err)
+    return ""
+
+
+def test_workers_booting_together_on_a_fresh_sqlite_state_all_open_it(tmp_path):
+    # gunicorn boots its workers at the same moment, and each opens the lifecycle state: two of them
+    # switching a new file to WAL at once got "database is locked", and a worker died at boot.
+    import concurrent.futures
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(8, mp_context=context) as pool:
+        list(pool.map(time.sleep, [0.2] * 8))  # every worker has started and imported before the first round
+        for attempt in range(20):
+            path = tmp_path / f"fresh{attempt}" / "lifecycle.sqlite"
+            start = time.time() + 0.2
+            errors = list(pool.map(_open_at, [str(path)] * 8, [start] * 8))
+            assert errors == [""] * 8, f"round {attempt}: {errors}"

@@ -1,0 +1,30 @@
+"""SQLite settings shared by the lifecycle state and the feedback store."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Any
+
+WAL_WAIT_SECONDS = 10.0
+
+
+def use_wal(cursor: Any, wait: float = WAL_WAIT_SECONDS) -> None:
+    """Put the database of ``cursor`` (a DB-API cursor or sqlite3 connection) in WAL mode.
+
+    WAL is a property of the file: once one connection has set it, the others find it set and
+    leave it. Switching takes an exclusive lock, and SQLite answers "database is locked" at once,
+    without waiting out the busy timeout, when another connection is writing the schema at that
+    moment (gunicorn boots its workers together, each opening the same fresh file): so it is
+    retried for up to ``wait`` seconds.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
