@@ -21,7 +21,7 @@ from app.config import DEFAULTS
 from app.drift import init_drift
 from app.errors import register_error_handlers
 from app.headers import register_security_headers
-from app.inference import SessionPool, warm_up
+from app.inference import SessionPool, parse_providers, warm_up
 from app.lifecycle import init_lifecycle
 from app.limits import init_limits
 from app.metrics import init_metrics
@@ -62,7 +62,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     state = HostState(Registry(Path(app.config["MODELS_DIR"])),
                       SessionPool(int(app.config["ORT_THREADS"]), remote=backends_from_config(app.config),
-                                  batcher=Batcher.from_config(app.config)))
+                                  batcher=Batcher.from_config(app.config),
+                                  providers=parse_providers(app.config["ORT_PROVIDERS"])))
     app.extensions["browserml"] = state
 
     from app import admin, artifacts, catalog, feedback, jobs, lifecycle, openapi, pages, predict, telemetry, v2

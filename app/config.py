@@ -6,6 +6,8 @@ Environment values are parsed as JSON when they can be
 
 from __future__ import annotations
 
+from typing import Any
+
 DEFAULTS = {
     # Where `browserml convert` wrote models/<name>/<version>/.
     "MODELS_DIR": "models",
@@ -20,6 +22,10 @@ DEFAULTS = {
     "MAX_TEXTS": 64,
     # ONNX Runtime intra-op threads per session (0: ONNX Runtime decides).
     "ORT_THREADS": 0,
+    # ONNX Runtime execution providers, in order ("CUDAExecutionProvider,CPUExecutionProvider" or a JSON
+    # list). A name ONNX Runtime does not know stops start-up; one this build lacks (CUDA on the CPU wheel:
+    # install onnxruntime-gpu) is skipped with one warning. CPUExecutionProvider is always last.
+    "ORT_PROVIDERS": "CPUExecutionProvider",
     # Load every model's server variant at start-up, in the background.
     "WARM_UP": False,
     # COOP + COEP on every response: lets the browser use WASM threads.
@@ -80,3 +86,19 @@ DEFAULTS = {
     # Trust X-Forwarded-For/-Proto from this many proxies in front (0: none): see the README.
     "PROXIES": 0,
 }
+
+
+def setting(name: str) -> Any:
+    """A setting as ``create_app`` reads it, for processes without an app (``browserml worker`` and the
+    other CLI verbs): ``BROWSERML_<name>`` parsed as JSON when it parses (Flask's
+    ``from_prefixed_env``), else the string; else the default above."""
+    import json
+    import os
+
+    raw = os.environ.get(f"BROWSERML_{name}")
+    if raw is None:
+        return DEFAULTS[name]
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw

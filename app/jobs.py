@@ -26,7 +26,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import os
 import re
 import secrets
 import threading
@@ -240,11 +239,13 @@ def worker_state(models_dir: Path | None = None) -> tuple[Registry, SessionPool]
     global _worker
     with _worker_lock:
         if _worker is None:
-            folder = models_dir or Path(os.environ.get("BROWSERML_MODELS_DIR", "models").strip('"'))
+            from app.config import setting
+            from app.inference import parse_providers
             from app.remote import backends_from_env  # INFERENCE_URL: the worker's tensors run remotely too
 
-            _worker = (Registry(Path(folder)), SessionPool(int(os.environ.get("BROWSERML_ORT_THREADS", "0")),
-                                                           remote=backends_from_env()))
+            folder = models_dir or Path(str(setting("MODELS_DIR")))
+            _worker = (Registry(Path(folder)), SessionPool(int(setting("ORT_THREADS")), remote=backends_from_env(),
+                                                           providers=parse_providers(setting("ORT_PROVIDERS"))))
         return _worker
 
 

@@ -58,7 +58,17 @@ BATCH_SIZE = Histogram("browserml_batch_size", "rows per dynamic batch (app/batc
 BATCH_QUEUE = Histogram("browserml_batch_queue_seconds", "time a request waited for its dynamic batch to run",
                         ["model"], buckets=(0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0))
 
+# 1 per loaded session: the execution provider ONNX Runtime gave it ("remote": app/remote.py).
+SESSIONS = Gauge("browserml_session_info", "loaded inference sessions by model, version, variant and the "
+                 "execution provider each got", ["model", "version", "variant", "provider"],
+                 multiprocess_mode="livemax")
+
 bp = Blueprint("metrics", __name__)
+
+
+def record_session(model: str, version: int, variant: str, provider: str) -> None:
+    """A session of app/inference.py loaded and passed its self-check, on ``provider``."""
+    SESSIONS.labels(model, str(version), variant, provider).set(1)
 
 
 def record_batch(model: str, rows: int, waits: list[float]) -> None:

@@ -139,18 +139,9 @@ def backends_from_config(config: Mapping[str, Any]) -> Backends | None:
 def backends_from_env() -> Backends | None:
     """``Backends`` from ``BROWSERML_INFERENCE_URL``/``_TIMEOUT`` (JSON-parsed as Flask's config is),
     for processes without an app, such as ``browserml worker``."""
-    import json
-    import os
+    from app.config import setting
 
-    config: dict[str, Any] = {}
-    for key in ("INFERENCE_URL", "INFERENCE_TIMEOUT"):
-        raw = os.environ.get(f"BROWSERML_{key}")
-        if raw is not None:
-            try:
-                config[key] = json.loads(raw)
-            except json.JSONDecodeError:
-                config[key] = raw
-    return backends_from_config(config)
+    return backends_from_config({key: setting(key) for key in ("INFERENCE_URL", "INFERENCE_TIMEOUT")})
 
 
 class RemoteSession:

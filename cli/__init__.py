@@ -104,19 +104,6 @@ def _models_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _env(name: str, default: Any) -> Any:
-    """A ``BROWSERML_<name>`` setting as the app reads it (JSON when it parses, else the string)."""
-    import os
-
-    raw = os.environ.get(f"BROWSERML_{name}")
-    if raw is None:
-        return default
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
-
-
 def _is_loopback(host: str) -> bool:
     import ipaddress
 
@@ -132,9 +119,9 @@ def _serve(args: argparse.Namespace) -> int:
     """One worker: Werkzeug's threaded server. More: gunicorn with the app factory."""
     import os
 
-    from app.config import DEFAULTS
+    from app.config import setting
 
-    auth = _env("AUTH", DEFAULTS["AUTH"])
+    auth = setting("AUTH")
     if auth == "off" and not _is_loopback(args.host) and not args.insecure:
         print(f"error: refusing to listen on {args.host} with auth off: anyone who reaches it could run "
               "server inference without limit. Turn auth on (BROWSERML_AUTH=keys, then: browserml keys create "
@@ -142,6 +129,13 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     if bool(args.certfile) != bool(args.keyfile):
         print("error: TLS needs both --certfile and --keyfile", file=sys.stderr)
+        return 2
+    from app.inference import parse_providers
+
+    try:  # a typo in a provider name stops here, before gunicorn forks workers that would each fail
+        parse_providers(setting("ORT_PROVIDERS"))
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2
     os.environ["BROWSERML_MODELS_DIR"] = json.dumps(str(Path(args.models_dir).resolve()))
     scheme = "https" if args.certfile else "http"
@@ -174,9 +168,10 @@ def _serve(args: argparse.Namespace) -> int:
 def _keys_store(args: argparse.Namespace) -> Any:
     from flask import Flask
 
+    from app.config import setting
     from app.keys import KeyStore
 
-    path = args.keys_file or _env("KEYS_FILE", None) or Path(Flask("app").instance_path) / "keys.json"
+    path = args.keys_file or setting("KEYS_FILE") or Path(Flask("app").instance_path) / "keys.json"
     return KeyStore(Path(path))
 
 
@@ -280,6 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     from cli import worker  # browserml worker: run async predict jobs from Redis (cli/worker.py)
 
     worker.add_parser(sub)
+    from cli import triton  # browserml export-triton DIR: a Triton model repository (cli/triton.py)
+
+    triton.add_parser(sub)
     return parser
 
 

@@ -17,18 +17,13 @@ from pathlib import Path
 from typing import Any
 
 
-def _env(name: str) -> Any:
-    from cli import _env as env
-
-    return env(name, None)
-
-
 def open_state(models_dir: Path | str) -> Any:
     """The lifecycle store the host of ``models_dir`` uses: the same settings (BROWSERML_LIFECYCLE_DB,
     BROWSERML_REDIS_URL), read as the host reads them."""
+    from app.config import setting
     from lifecycle.store import open_store
 
-    return open_store(Path(models_dir), _env("LIFECYCLE_DB"), _env("REDIS_URL"))
+    return open_store(Path(models_dir), setting("LIFECYCLE_DB"), setting("REDIS_URL"))
 
 
 def _actor() -> str:

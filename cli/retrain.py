@@ -48,7 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cli import _env
+    from app.config import setting
     from cli.lifecycle import _actor  # the audit log names the local user, as promote and canary do
 
     try:
@@ -65,12 +65,12 @@ def run(args: argparse.Namespace) -> int:
     from lifecycle.store import StoreError
 
     models_dir = Path(args.models_dir)
-    database_url = _env("DATABASE_URL", None) or default_database_url(models_dir)
+    database_url = setting("DATABASE_URL") or default_database_url(models_dir)
     try:
         outcome = retrain(
             args.name, Path(args.root), models_dir, str(database_url), args.since, args.canary,
             args.promote_if_better, _actor(),
-            lifecycle_db=_env("LIFECYCLE_DB", None), redis_url=_env("REDIS_URL", None),
+            lifecycle_db=setting("LIFECYCLE_DB"), redis_url=setting("REDIS_URL"),
         )
     except (RetrainError, ConversionError, StoreError, LifecycleError) as err:
         print(f"error: {args.name}: {err}", file=sys.stderr)
