@@ -91,8 +91,14 @@ def sabotage_self_check(version_dir: Path, file: str) -> None:
     for key in arrays:
         if key.startswith(f"expected/{file}/"):
             arrays[key] = arrays[key] + np.float32(0.5)
-    with path.open("wb") as handle:
+    # New files renamed into place: a copy made by ``versions_copy`` hard-links the catalog's files,
+    # and writing into one would change the catalog's own version too.
+    staged = path.with_name(path.name + ".new")
+    with staged.open("wb") as handle:
         np.savez_compressed(handle, **arrays)
+    staged.replace(path)
     data = path.read_bytes()
     manifest["self_check"].update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
-    manifest_path.write_text(json.dumps(manifest))
+    staged = manifest_path.with_name("manifest.json.new")
+    staged.write_text(json.dumps(manifest))
+    staged.replace(manifest_path)
