@@ -80,6 +80,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_limits(app)
     init_lifecycle(app)
     init_drift(app)  # after init_metrics: adds browserml_drift_psi to /metrics
+    from app.answers import init_recorder  # imports the blueprints' modules, as the line above them does
+
+    init_recorder(app)  # drift counts and stored predictions, off the request path (app/answers.py)
 
     if app.config["WARM_UP"]:
         threading.Thread(target=warm_up, args=(state.registry, state.pool), daemon=True).start()

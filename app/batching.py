@@ -98,24 +98,53 @@ def plan(model: ModelVersion, file: str) -> Plan:
     return Plan(True, padded=tuple(padded), dims=tuple(dims))
 
 
-class Batcher:
-    """Stacks concurrent ``run`` calls per model variant (``max_size`` rows, ``max_delay`` seconds)."""
+def per_model(value: Any, setting: str, default: float) -> tuple[float, dict[str, float]]:
+    """A setting given for every model (a number) or for some (``{"<model>": number}``, the others
+    getting ``default``): (the value for the rest, {model: value}). ValueError saying what to write."""
+    def number(x: Any, where: str) -> float:
+        if isinstance(x, bool) or not isinstance(x, (int, float)):
+            raise ValueError(f"BROWSERML_{setting}{where} is {x!r}; give a number, or "
+                             f'{{"<model>": <number>, ...}} for some models')
+        return float(x)
 
-    def __init__(self, max_size: int = 16, max_delay: float = 0.002) -> None:
-        if max_size < 1 or max_delay < 0:
-            raise ValueError(f"batching needs max_size >= 1 and max_delay >= 0, got {max_size} and {max_delay}")
+    if isinstance(value, dict):
+        return default, {str(name): number(x, f"[{name!r}]") for name, x in value.items()}
+    return number(value, ""), {}
+
+
+class Batcher:
+    """Stacks concurrent ``run`` calls per model variant (``max_size`` rows, ``max_delay`` seconds),
+    with limits per model where ``sizes`` / ``delays`` name one."""
+
+    def __init__(self, max_size: int = 16, max_delay: float = 0.002, sizes: Mapping[str, int] | None = None,
+                 delays: Mapping[str, float] | None = None) -> None:
         self.max_size = max_size
         self.max_delay = max_delay
+        self.sizes, self.delays = dict(sizes or {}), dict(delays or {})
+        for name, size in [("*", max_size), *self.sizes.items()]:
+            if size < 1 or size != int(size):
+                raise ValueError(f"the batch size of {name} must be a whole number >= 1, got {size}")
+        for name, delay in [("*", max_delay), *self.delays.items()]:
+            if delay < 0:
+                raise ValueError(f"the batch delay of {name} must be >= 0, got {delay}")
         self._queues: dict[tuple[str, int, str], _Queue] = {}
         self._plans: dict[tuple[str, int, str], Plan] = {}
         self._guard = threading.Lock()
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Batcher | None:
-        """``BATCHING`` (on by default), ``BATCH_MAX_SIZE``, ``BATCH_MAX_DELAY_MS``; None when off."""
+        """``BATCHING`` (on by default), ``BATCH_MAX_SIZE``, ``BATCH_MAX_DELAY_MS`` (each a number, or
+        ``{"<model>": number}`` for some models); None when off."""
         if not config.get("BATCHING", True):
             return None
-        return cls(int(config.get("BATCH_MAX_SIZE", 16)), float(config.get("BATCH_MAX_DELAY_MS", 2)) / 1000)
+        size, sizes = per_model(config.get("BATCH_MAX_SIZE", 16), "BATCH_MAX_SIZE", 16)
+        delay, delays = per_model(config.get("BATCH_MAX_DELAY_MS", 0), "BATCH_MAX_DELAY_MS", 0)
+        return cls(int(size), delay / 1000, {m: int(v) for m, v in sizes.items()},
+                   {m: v / 1000 for m, v in delays.items()})
+
+    def limits(self, model: str) -> tuple[int, float]:
+        """(max rows, max delay in s) for ``model``."""
+        return self.sizes.get(model, self.max_size), self.delays.get(model, self.max_delay)
 
     def plan(self, model: ModelVersion, file: str) -> Plan:
         key = (model.name, model.version, file)
@@ -129,7 +158,8 @@ class Batcher:
         """``session.run(names, feeds)``, batched with other threads' calls for the same variant."""
         how = self.plan(model, file)
         rows = _rows(feeds)
-        if not how.batchable or rows is None or rows > self.max_size or not _consistent(feeds, how.dims):
+        max_size, max_delay = self.limits(model.name)
+        if not how.batchable or rows is None or rows > max_size or not _consistent(feeds, how.dims):
             return session.run(names, dict(feeds))
         key = (model.name, model.version, file)
         with self._guard:
@@ -146,13 +176,13 @@ class Batcher:
                 if request.done:
                     break
                 queue.busy = True  # this thread leads the next batch
-                deadline = queue.pending[0].queued + self.max_delay
-                while sum(r.rows for r in queue.pending) < self.max_size:
+                deadline = queue.pending[0].queued + max_delay
+                while sum(r.rows for r in queue.pending) < max_size:
                     left = deadline - time.perf_counter()
                     if left <= 0:
                         break
                     queue.cond.wait(left)
-                batch = self._take(queue)
+                batch = self._take(queue, max_size)
             try:
                 self._run_batch(session, model.name, names, batch, padded)
             finally:
@@ -164,12 +194,13 @@ class Batcher:
         assert request.outputs is not None
         return request.outputs
 
-    def _take(self, queue: _Queue) -> list[_Request]:
+    @staticmethod
+    def _take(queue: _Queue, max_size: int) -> list[_Request]:
         """The oldest request and those after it that stack with it, up to ``max_size`` rows."""
         first = queue.pending[0]
         batch, rows, left = [], 0, []
         for request in queue.pending:
-            if request.signature == first.signature and rows + request.rows <= self.max_size:
+            if request.signature == first.signature and rows + request.rows <= max_size:
                 batch.append(request)
                 rows += request.rows
             else:

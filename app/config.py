@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-DEFAULTS = {
+DEFAULTS: dict[str, Any] = {
     # Where `browserml convert` wrote models/<name>/<version>/.
     "MODELS_DIR": "models",
     # Largest request body (uploads), in bytes: 413 above it.

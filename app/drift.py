@@ -144,6 +144,9 @@ class DriftCollector:
                                                                                                   "feature"])
         samples = GaugeMetricFamily("browserml_drift_samples", "live values counted for the drift PSI",
                                     labels=["model", "version", "feature"])
+        from app.answers import drain
+
+        drain(self.app)  # the predictions answered so far are counted (app/answers.py's recorder)
         counter = self.app.extensions.get(EXTENSION)
         if counter is not None:
             counter.flush()

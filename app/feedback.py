@@ -29,6 +29,7 @@ migrated to the newest schema when the app starts (``lifecycle/feedback.py``).
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from flask import Blueprint, current_app, g, request
@@ -47,6 +48,7 @@ from lifecycle.feedback import FeedbackDB, Prediction, default_database_url, ope
 log = logging.getLogger("browserml")
 
 FIELDS = ("model", "version", "request_id", "correct", "label", "text", "consent")
+WAIT_SECONDS = 1.0  # how long feedback looks for a prediction another worker may still be recording
 HOWTO = ('send {"model", "version", "request_id", "correct": true|false} or {..., "label": "<the right label>"}; '
          'text models may add "text" with "consent": true')
 
@@ -77,16 +79,6 @@ def top_label(result: dict[str, Any]) -> str | None:
         label = labels[0].get("label")
         return label if isinstance(label, str) else None
     return None
-
-
-def record_served(request_id: str, model: str, version: int, variant: str | None, result: dict[str, Any]) -> None:
-    """Store the prediction answered under ``request_id``. A database failure is logged and the
-    prediction still answered (feedback on it will 404)."""
-    try:
-        feedback_db().record_prediction(request_id, model, version, variant, top_label(result), "server")
-    except SQLAlchemyError as err:
-        log.warning("feedback: prediction %s of %s v%s not recorded (%s)", request_id, model, version,
-                    type(err).__name__)
 
 
 def may_give_feedback() -> bool:
@@ -132,7 +124,7 @@ def give_feedback() -> tuple[dict[str, Any], int]:
     model = _model_version(name, version)
     text = _consented_text(body, model.task, name)
 
-    prediction = feedback_db().prediction(request_id)
+    prediction = _stored_prediction(request_id)
     if prediction is None:
         raise ApiError(404, f"no prediction with request id {request_id!r} here; use the request_id of a result "
                             "this host answered, or of a browser result once its telemetry is sent "
@@ -153,6 +145,21 @@ def give_feedback() -> tuple[dict[str, Any], int]:
     if correct is not None:
         FEEDBACK.labels(name, str(version), "right" if correct else "wrong").inc()
     return stored, 201 if created else 200
+
+
+def _stored_prediction(request_id: str) -> Any:
+    """The prediction stored under ``request_id``. Predictions are recorded just after they are
+    answered (``app/answers.py``): this process's queue is drained first, and an id not found yet
+    is looked up again for up to ``WAIT_SECONDS`` (another gunicorn worker may be writing it)."""
+    from app.answers import drain
+
+    drain(current_app._get_current_object())  # type: ignore[attr-defined]
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        prediction = feedback_db().prediction(request_id)
+        if prediction is not None or time.monotonic() > deadline:
+            return prediction
+        time.sleep(0.05)
 
 
 def _identity(body: dict[str, Any]) -> tuple[str, int, str]:

@@ -32,6 +32,7 @@ from app.metrics import record_session
 from app.registry import ModelVersion, Registry
 from app.remote import BackendError, Backends, RemoteSession, remote_session
 from contract import selfcheck
+from contract.integrity import sha256_file
 from contract.native_runtime import session_options
 from contract.tasks import task_module
 
@@ -140,12 +141,22 @@ class SessionPool:
             else:
                 if self._missing:
                     _warn_once(self._missing)
+                artifact = model.artifacts[file]
+                try:  # the registry checked it at start; the file may have changed on disk since
+                    found = sha256_file(artifact.path)
+                except OSError as err:
+                    found = f"unreadable ({type(err).__name__})"
+                if found != artifact.sha256:
+                    self._refuse(key, f"{model.name} v{model.version} {file} changed on disk since the host started: "
+                                      f"sha256 {found[:16]}..., the manifest says {artifact.sha256[:16]}.... "
+                                      "Restore the file or convert the model again (browserml convert).")
                 try:
-                    session = ort.InferenceSession(str(model.artifacts[file].path), session_options(self.threads),
+                    session = ort.InferenceSession(str(artifact.path), session_options(self.threads),
                                                    providers=self.providers)
                 except Exception as err:  # ORT raises its own Fail/InvalidGraph types
+                    reason = str(err).replace(str(artifact.path), file)  # no server paths in errors
                     self._refuse(key, f"{model.name} v{model.version} {file} cannot be loaded by ONNX Runtime: "
-                                      f"{err}. Convert the model again, or ask the operator.")
+                                      f"{reason}. Convert the model again, or ask the operator.")
             verdict = self._self_check(model, file, session)
             if not verdict.passed:
                 self._refuse(key, f"{model.name} v{model.version} {file} failed its self-check {where}: "

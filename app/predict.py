@@ -7,6 +7,7 @@ the browser runtime produces, plus where and how it was computed.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
@@ -22,7 +23,7 @@ from app.lifecycle import choose, switched_off
 from app.metrics import record_prediction
 from app.pipelines import detect_then_classify
 from app.registry import ModelVersion
-from app.request_log import served
+from app.request_log import served, timing
 from contract.tasks import IMAGE_TASKS
 from contract.tasks.text_classification import lexicon_only
 from contract.tasks.tokenization import as_texts, max_length
@@ -42,18 +43,23 @@ def predict(name: str) -> dict[str, Any] | tuple[dict[str, Any], dict[str, str]]
         model.variant(variant)  # 404 / 422 for an unknown variant or one rejected on the server
     else:
         variant = state.pool.server_variant(model)
+    started = time.perf_counter()
     if model.task in IMAGE_TASKS:
         sample: Any = read_image(request, current_app.config)
     else:
         sample = read_texts(request, current_app.config, max_length(model.manifest["preprocess"]))
+    timing("input", 1000 * (time.perf_counter() - started))
     if wants_async(sample):  # Prefer: respond-async, or a big batch: 202 and a job to poll (app/jobs.py)
         return submit(model, arm, variant, sample)
     cached = cache.lookup(current_app, request, model, variant, sample)  # X-Cache: hit, miss or bypass
+    if cached.status is not None:
+        timing("cache", cached.ms)  # hashing the input + the lookup
     if cached.result is not None:
         result, latency = cached.result, cached.ms
     else:
         result, latency = run_task(state.pool, model, variant, sample)
         cached.store(result)
+        timing("infer", latency)
     served(model.name, model.version, variant)
     spec = Spec(model.name, model.version, arm, variant, g.request_id)
     record(model, spec, sample, result, None if cached.result is not None else latency)  # a hit is not timed

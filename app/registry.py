@@ -2,7 +2,8 @@
 
 It reads ``models/<name>/<version>/manifest.json``, checks every file the
 manifest names (present, same size, same sha256) and keeps the intact
-versions. A broken version is logged and skipped; the rest keep serving.
+versions. A broken version is logged and skipped; the rest keep serving (asked for by
+number, it answers 503 with the reason).
 
 The version a caller gets by default is the newest one with at least one
 variant that passed its gates (on any backend: ``contract.manifest.passes``).
@@ -184,6 +185,10 @@ class Registry:
         for model in versions:
             if model.version == number:
                 return model
+        reason = self.broken.get(f"{name}/{number}")
+        if reason is not None:  # on disk but skipped: say why (e.g. a file whose sha256 changed)
+            raise ApiError(503, f"{name} v{number} is not served: {reason}. Restore its files or convert it "
+                                "again (browserml convert), then restart the host.")
         raise ApiError(404, f"{name} has no version {number}; versions: "
                             f"{', '.join(str(m.version) for m in versions)}.")
 

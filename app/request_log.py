@@ -5,6 +5,12 @@ made here, and returned as ``X-Request-ID``), the method, the route pattern, the
 model, version and variant that answered (when one did), the status, the latency and
 the name of the key or page session. Never the key itself, never a payload: no
 image bytes, no text, no query string. ``BROWSERML_LOG_LEVEL`` sets the level.
+
+Every response also carries ``Server-Timing`` (the W3C header browsers' developer tools and
+``PerformanceResourceTiming.serverTiming`` read): ``app`` is the time inside the app, from the
+first to the last hook, and views add their own steps with ``timing`` (predict: ``input``, reading
+and decoding the upload; ``infer``, prepare + ONNX Runtime + finish, or the cache lookup on a hit).
+``bench/bench_predict.py`` reads it to tell the host's own cost from the model's.
 """
 
 from __future__ import annotations
@@ -57,6 +63,11 @@ def served(model: str, version: int, variant: str | None) -> None:
     g.served = {"model": model, "version": version, "variant": variant}
 
 
+def timing(step: str, ms: float) -> None:
+    """Report ``step`` (a token: letters, digits, ``-``/``_``) as taking ``ms`` in ``Server-Timing``."""
+    g.setdefault("timings", []).append(f"{step};dur={ms:.3f}")
+
+
 def _start() -> None:
     incoming = request.headers.get("X-Request-ID", "")
     g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
@@ -67,6 +78,8 @@ def _finish(response: Response) -> Response:
     started = getattr(g, "started", None)
     latency = round(1000 * (time.perf_counter() - started), 3) if started else None
     response.headers["X-Request-ID"] = getattr(g, "request_id", "")
+    if latency is not None:
+        response.headers["Server-Timing"] = ", ".join([*g.get("timings", []), f"app;dur={latency:.3f}"])
     principal = getattr(g, "principal", None)
     fields: dict[str, Any] = {
         "request_id": getattr(g, "request_id", None),

@@ -1,27 +1,36 @@
 """How much the host adds: POST /api/v1/models/<name>/predict over HTTP vs ONNX Runtime in-process.
 
-For each catalog model, on one real input, three timings are taken side by side
-(round-robin, one of each per run, so noise hits all three alike):
+For each catalog model, on one real input, timings are taken one path at a time (each after its
+own warm-up):
 
-- HTTP: ``POST /api/v1/models/<name>/predict`` through a keep-alive
-  ``requests.Session`` (upload, decode, prepare, ONNX Runtime, finish, JSON);
-- ORT: ``InferenceSession.run`` on the prepared feeds, in this process, on the
-  same variant file with the same intra-op thread count;
-- run_task: ``app.inference.run_task`` in this process (prepare, ONNX Runtime,
-  finish) on the already-decoded input.
+- HTTP: ``POST /api/v1/models/<name>/predict`` through a keep-alive ``requests.Session``, with
+  ``Cache-Control: no-cache`` (the result cache would answer a repeated input without running the
+  model): the upload as the body itself (``Content-Type: image/jpeg``, as the browser runtime sends
+  it) or JSON for text; for images also as a multipart form (``HTTP form``);
+- what the host reports in ``Server-Timing`` for the same requests: ``input`` (reading and decoding
+  the upload), ``infer`` (prepare, ONNX Runtime, finish) and ``app`` (all of the app);
+- ORT: ``InferenceSession.run`` on the prepared feeds, in this process, on the same variant file
+  with the same intra-op thread count;
+- run_task: ``app.inference.run_task`` in this process (prepare, ONNX Runtime, finish) on the
+  already-decoded input.
 
-Without ``--url`` the host runs in this process on Werkzeug's threaded server
-(as ``browserml serve`` does) on a free port. With ``--url`` it measures a
-running server; the variant is the one that server reports, read from
-``--models-dir`` here (give ``--threads`` the server's ORT_THREADS).
+``outside`` = HTTP - infer: what a request costs beyond the model's own work (the HTTP exchange,
+gunicorn, Flask, auth, limits, the upload's decoding, the cache lookup, metrics and the log line).
 
-    .venv/bin/python bench/bench_predict.py [--runs 50] [--warmup 5] [--url http://host:port]
+By default the host runs as production runs it, ``browserml serve --workers 2`` (gunicorn) on a
+free port, with its request log on (drained by this process); ``--werkzeug`` runs it in this
+process on Werkzeug's threaded server instead. With ``--url`` it measures a running server; the
+variant is the one that server reports, read from ``--models-dir`` here (give ``--threads`` the
+server's ORT_THREADS).
+
+    .venv/bin/python bench/bench_predict.py [--runs 100] [--warmup 10] [--werkzeug | --url http://host:port]
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import os
 import statistics
 import sys
 import time
@@ -149,17 +158,32 @@ def bench_protect(models_dir: Path, names: list[str], runs: int, warmup: int, th
         print(f"{name:<15} {off:>8.3f} {on:>8.3f} {on - off:>+8.3f}")
 
 
+def server_timing(header: str) -> dict[str, float]:
+    """``Server-Timing: input;dur=0.6, infer;dur=0.3, app;dur=1.2`` -> {"input": 0.6, ...}."""
+    steps = {}
+    for part in header.split(","):
+        name, _, duration = part.strip().partition(";dur=")
+        if duration:
+            steps[name] = float(duration)
+    return steps
+
+
 def bench_model(http: requests.Session, url: str, registry: Registry, pool: SessionPool,
                 name: str, runs: int, warmup: int) -> dict[str, Any]:
+    headers = {"Cache-Control": "no-cache"}  # every request runs the model
+    posts: dict[str, dict[str, Any]] = {}
     if name in ("imagenet", "face-detector", "emotion"):
         payload = photo_for(name)
-        post = {"files": {"image": ("photo.jpg", payload, "image/jpeg")}}
+        posts["http"] = {"data": payload, "headers": {**headers, "Content-Type": "image/jpeg"}}
+        posts["form"] = {"files": {"image": ("photo.jpg", payload, "image/jpeg")}, "headers": headers}
     else:
-        post = {"json": {"text": SENTENCE}}
+        posts["http"] = {"json": {"text": SENTENCE}, "headers": headers}
+    reported: dict[str, list[dict[str, float]]] = {key: [] for key in posts}
 
-    def call_http() -> dict[str, Any]:
-        response = http.post(f"{url}/api/v1/models/{name}/predict", timeout=60, **post)
+    def call_http(key: str = "http") -> dict[str, Any]:
+        response = http.post(f"{url}/api/v1/models/{name}/predict", timeout=60, **posts[key])
         response.raise_for_status()
+        reported[key].append(server_timing(response.headers.get("Server-Timing", "")))
         return response.json()
 
     first = call_http()  # tells which version and variant the server runs
@@ -173,11 +197,9 @@ def bench_model(http: requests.Session, url: str, registry: Registry, pool: Sess
                                    providers=["CPUExecutionProvider"])
     names = [o["name"] for o in model.manifest["outputs"]]
 
-    steps = {
-        "http": call_http,
-        "ort": lambda: session.run(names, feeds),
-        "task": lambda: run_task(pool, model, variant, sample),
-    }
+    steps: dict[str, Any] = {key: (lambda key=key: call_http(key)) for key in posts}
+    steps["ort"] = lambda: session.run(names, feeds)
+    steps["task"] = lambda: run_task(pool, model, variant, sample)
     # One block per path, each after its own warm-up. (Round-robin would be unfair on a
     # small machine: after a run, a session's intra-op threads spin-wait for more work
     # and steal the cores from the next path's session.)
@@ -185,31 +207,37 @@ def bench_model(http: requests.Session, url: str, registry: Registry, pool: Sess
     for key, step in steps.items():
         for _ in range(warmup):
             step()
+        if key in reported:
+            reported[key].clear()
         times[key] = [timed(step) for _ in range(runs)]
 
     over_http = call_http()
     local, _ = run_task(pool, model, variant, sample)
-    meta = {"model", "version", "variant", "backend", "latency_ms"}
+    meta = {"model", "version", "variant", "backend", "latency_ms", "request_id", "arm"}
     a = numbers({k: v for k, v in over_http.items() if k not in meta})
     b = numbers(local)
     agree = len(a) == len(b) and (not a or float(np.max(np.abs(np.subtract(a, b)))) <= 1e-5)
     medians = {key: statistics.median(values) for key, values in times.items()}
-    return {"model": name, "variant": variant, **medians, "agree": agree}
+    host = {step: statistics.median(r.get(step, 0.0) for r in reported["http"]) for step in ("input", "infer", "app")}
+    outside = statistics.median(t - r.get("infer", 0.0) for t, r in zip(times["http"], reported["http"]))
+    return {"model": name, "variant": variant, **medians, **host, "outside": outside, "agree": agree}
 
 
-def print_table(rows: list[dict[str, Any]], runs: int, threads: int) -> None:
-    header = ("model", "variant", "HTTP ms", "ORT ms", "run_task ms", "HTTP/ORT", "HTTP/run_task",
-              "same result")
+def print_table(rows: list[dict[str, Any]], runs: int, threads: int, server: str) -> None:
+    header = ("model", "variant", "HTTP ms", "HTTP form ms", "host input", "host infer", "host app",
+              "outside", "ORT ms", "run_task ms", "HTTP/ORT", "same result")
     lines = [header]
     for r in rows:
         lines.append((
-            r["model"], r["variant"], f"{r['http']:.2f}", f"{r['ort']:.2f}", f"{r['task']:.2f}",
-            f"{r['http'] / r['ort']:.2f}x", f"{r['http'] / r['task']:.2f}x",
-            "yes" if r["agree"] else "NO",
+            r["model"], r["variant"], f"{r['http']:.2f}", f"{r['form']:.2f}" if "form" in r else "-",
+            f"{r['input']:.2f}", f"{r['infer']:.2f}", f"{r['app']:.2f}", f"{r['outside']:.2f}",
+            f"{r['ort']:.2f}", f"{r['task']:.2f}", f"{r['http'] / r['ort']:.2f}x", "yes" if r["agree"] else "NO",
         ))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     print(f"{describe_native()}")
-    print(f"median of {runs} runs each; ORT intra-op threads: {threads or 'default (all cores)'}")
+    print(f"server: {server}; median of {runs} runs each; ORT intra-op threads: {threads or 'default (all cores)'}; "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print("host input/infer/app: the host's Server-Timing; outside = HTTP - host infer (per request, median)")
     for i, line in enumerate(lines):
         cells = zip(line, widths)
         print("  ".join(c.ljust(w) if j < 2 else c.rjust(w) for j, (c, w) in enumerate(cells)))
@@ -217,12 +245,33 @@ def print_table(rows: list[dict[str, Any]], runs: int, threads: int) -> None:
             print("  ".join("-" * w for w in widths))
 
 
+def start_gunicorn(models_dir: Path, threads: int, workers: int) -> tuple[Any, str]:
+    """``browserml serve --workers N`` on a free port, lifecycle and feedback state in a temporary
+    folder, rate limits high enough never to bite (the limiter still runs); its log is read by a
+    thread (a full pipe would stall the server)."""
+    import tempfile
+    import threading
+
+    from harness.live_server import serve
+
+    state = Path(tempfile.mkdtemp(prefix="bench-predict-"))
+    env = {"BROWSERML_ORT_THREADS": str(threads), "BROWSERML_LIFECYCLE_DB": str(state / "lifecycle.sqlite"),
+           "BROWSERML_DATABASE_URL": f"sqlite:///{state / 'feedback.sqlite'}",
+           "BROWSERML_RATE_LIMIT_PREDICT": "100000/second"}
+    process, url = serve("--workers", str(workers), "--models-dir", str(models_dir), env=env, seconds=120)
+    threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()
+    return process, url
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--url", help="a running host (default: start one in this process)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--url", help="a running host (default: start browserml serve --workers 2)")
+    where.add_argument("--werkzeug", action="store_true", help="the host in this process on Werkzeug")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers of the host started here")
     parser.add_argument("--models-dir", type=Path, default=ROOT / "models")
-    parser.add_argument("--runs", type=int, default=50)
-    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--threads", type=int, default=0,
                         help="ONNX Runtime intra-op threads (0: its default)")
     parser.add_argument("--protect", action="store_true",
@@ -234,14 +283,18 @@ def main(argv: list[str] | None = None) -> int:
         bench_protect(args.models_dir, names, args.runs, args.warmup, args.threads)
         return 0
 
-    server = None
+    server, process = None, None
     if args.url:
-        url = args.url.rstrip("/")
+        url, what = args.url.rstrip("/"), args.url
         registry, pool = Registry(args.models_dir), SessionPool(args.threads)
-    else:
+    elif args.werkzeug:
         server = start_server(args.models_dir, args.threads)
         state = server.app.extensions["browserml"]
-        url, registry, pool = server.url, state.registry, state.pool
+        url, registry, pool, what = server.url, state.registry, state.pool, "Werkzeug in this process"
+    else:
+        process, url = start_gunicorn(args.models_dir, args.threads, args.workers)
+        registry, pool = Registry(args.models_dir), SessionPool(args.threads)
+        what = f"browserml serve --workers {args.workers} (gunicorn gthread)"
     names = args.models or sorted(p.stem for p in (args.models_dir / "catalog").glob("*.toml"))
     try:
         with requests.Session() as http:
@@ -250,7 +303,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if server:
             server.close()
-    print_table(rows, args.runs, args.threads)
+        if process:
+            process.terminate()
+            process.wait(timeout=30)
+    print_table(rows, args.runs, args.threads, what)
     return 0 if all(r["agree"] for r in rows) else 1
 
 

@@ -121,8 +121,10 @@ def _versions(store: Any, models_dir: Path, name: str, canary: bool) -> tuple[li
 
 
 def export(models_dir: Path, out: Path, names: list[str], *, force: bool, canary: bool,
-           max_batch_size: int, max_delay_ms: float) -> tuple[list[Exported], list[str]]:
-    """Write the repository; the models exported, and the errors of those that could not be."""
+           max_batch_size: int, max_delay_ms: float, sizes: dict[str, int] | None = None,
+           delays: dict[str, float] | None = None) -> tuple[list[Exported], list[str]]:
+    """Write the repository; the models exported, and the errors of those that could not be.
+    ``sizes`` / ``delays``: per model, in place of ``max_batch_size`` / ``max_delay_ms``."""
     from google.protobuf import text_format  # type: ignore[import-untyped]
 
     from app.batching import plan
@@ -158,9 +160,9 @@ def export(models_dir: Path, out: Path, names: list[str], *, force: bool, canary
                 if not batch_plan.batchable:
                     batchable = False
                     notes.append(f"v{number} {files[number]} is not batched ({batch_plan.reason})")
-            size = max_batch_size if batchable else 0
+            size = (sizes or {}).get(name, max_batch_size) if batchable else 0
             manifest = registry.resolve(name, versions[0]).manifest
-            config = model_config(manifest, versions, size, max_delay_ms)
+            config = model_config(manifest, versions, size, (delays or {}).get(name, max_delay_ms))
             staging = out / f".{name}.partial"
             shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir()
@@ -189,16 +191,29 @@ def export(models_dir: Path, out: Path, names: list[str], *, force: bool, canary
 
 
 def _run(args: argparse.Namespace) -> int:
-    from app.config import setting
+    from app.batching import per_model
+    from app.config import DEFAULTS, setting
 
     models_dir, out = Path(args.models_dir), Path(args.dir)
-    size = args.max_batch_size if args.max_batch_size is not None else setting("BATCH_MAX_SIZE")
-    delay = args.max_delay_ms if args.max_delay_ms is not None else setting("BATCH_MAX_DELAY_MS")
     problems = []
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        problems.append(f"the max batch size must be an integer >= 0 (0: no batching), not {size!r}")
-    if not isinstance(delay, (int, float)) or isinstance(delay, bool) or delay < 0:
-        problems.append(f"the max queue delay must be a number of milliseconds >= 0, not {delay!r}")
+    try:  # the host's settings: one number, or {"<model>": number} for some models
+        size, sizes = per_model(setting("BATCH_MAX_SIZE"), "BATCH_MAX_SIZE", DEFAULTS["BATCH_MAX_SIZE"])
+        delay, delays = per_model(setting("BATCH_MAX_DELAY_MS"), "BATCH_MAX_DELAY_MS", DEFAULTS["BATCH_MAX_DELAY_MS"])
+    except ValueError as err:
+        problems.append(str(err))
+        size, sizes, delay, delays = 0, {}, 0, {}
+    if args.max_batch_size is not None:
+        size, sizes = args.max_batch_size, {}
+    if args.max_delay_ms is not None:
+        delay, delays = args.max_delay_ms, {}
+    for what, value in [("", size), *sizes.items()]:
+        if value < 0 or value != int(value):
+            problems.append(f"the max batch size{' of ' + what if what else ''} must be an integer >= 0 "
+                            f"(0: no batching), not {value!r}")
+    for what, value in [("", delay), *delays.items()]:
+        if value < 0:
+            problems.append(f"the max queue delay{' of ' + what if what else ''} must be a number of "
+                            f"milliseconds >= 0, not {value!r}")
     if not models_dir.is_dir():
         problems.append(f"no models directory {models_dir}; pass --models-dir (the one the host serves)")
     if out.exists() and not out.is_dir():
@@ -216,7 +231,8 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     try:
         exported, errors = export(models_dir, out, list(dict.fromkeys(args.names)), force=args.force,
-                                  canary=args.canary, max_batch_size=int(size), max_delay_ms=float(delay))
+                                  canary=args.canary, max_batch_size=int(size), max_delay_ms=float(delay),
+                                  sizes={m: int(v) for m, v in sizes.items()}, delays=delays)
     except ExportError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

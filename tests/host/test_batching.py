@@ -10,6 +10,7 @@ order: images are bit-identical, the text models differ by at most 6e-8).
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -129,6 +130,38 @@ def test_batching_is_on_by_default_and_can_be_turned_off(tmp_path, monkeypatch):
     off = create_app({"MODELS_DIR": str(MODELS), "TESTING": True, "LIFECYCLE_DB": str(tmp_path / "l.sqlite"),
                       "DATABASE_URL": f"sqlite:///{tmp_path / 'f.sqlite'}"})
     assert off.extensions["browserml"].pool.batcher is None
+
+
+def test_a_model_can_have_its_own_batch_limits(registry):
+    """BATCH_MAX_SIZE / BATCH_MAX_DELAY_MS as {"<model>": number}: that model batches at most that
+    many rows, the others keep the default; a wrong value is refused with what to write."""
+    batcher = Batcher.from_config({"BATCH_MAX_SIZE": {"text-embedder": 2},
+                                   "BATCH_MAX_DELAY_MS": {"text-embedder": 250}})
+    assert batcher is not None
+    assert batcher.limits("text-embedder") == (2, 0.25) and batcher.limits("sentiment") == (16, 0.0)
+    model = registry.resolve("text-embedder")
+    pool = SessionPool(batcher=batcher)
+    variant = pool.server_variant(model)
+    rows_before, batches_before = batch_metric("text-embedder", "sum"), batch_metric("text-embedder", "count")
+    start = threading.Barrier(6)
+
+    def ask(i: int) -> None:
+        start.wait()
+        run_task(pool, model, variant, f"sentence number {i}")
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    rows = batch_metric("text-embedder", "sum") - rows_before
+    batches = batch_metric("text-embedder", "count") - batches_before
+    assert rows == 6 and 3 <= batches < 6, f"6 rows in {batches} batches: none of 2, or one over 2"
+    for bad, says in (({"BATCH_MAX_SIZE": {"imagenet": "big"}}, "BROWSERML_BATCH_MAX_SIZE['imagenet'] is 'big'"),
+                      ({"BATCH_MAX_SIZE": {"imagenet": 0}}, "whole number >= 1"),
+                      ({"BATCH_MAX_DELAY_MS": -1}, ">= 0")):
+        with pytest.raises(ValueError, match=re.escape(says)):
+            Batcher.from_config(bad)
 
 
 def test_metrics_show_batch_sizes_over_http(live_server):

@@ -18,6 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, inspect, select
 
+from app.answers import drain
 from harness.catalog import MODELS, ROOT
 from lifecycle.feedback import consented_examples, feedback, open_feedback_db, predictions
 
@@ -41,6 +42,7 @@ def predict(client, name: str, **body) -> dict:
         png = catalog_samples()[name].png
         response = client.post(f"/api/v1/models/{name}/predict", data=png, content_type="image/png")
     assert response.status_code == 200, response.get_json()
+    drain(client.application)  # the prediction is stored just after the answer (app/answers.py)
     return response.get_json()
 
 
