@@ -158,6 +158,21 @@ def bench_protect(models_dir: Path, names: list[str], runs: int, warmup: int, th
         print(f"{name:<15} {off:>8.3f} {on:>8.3f} {on - off:>+8.3f}")
 
 
+def bench_floor(http: requests.Session, url: str, runs: int, warmup: int) -> dict[str, float]:
+    """The cheapest request (liveness: no model, no body): what the HTTP exchange, the server and
+    the app's hooks cost by themselves with this client."""
+    times, apps = [], []
+    for i in range(warmup + runs):
+        started = time.perf_counter()
+        response = http.get(f"{url}/v2/health/live", timeout=30)
+        took = 1000 * (time.perf_counter() - started)
+        response.raise_for_status()
+        if i >= warmup:
+            times.append(took)
+            apps.append(server_timing(response.headers.get("Server-Timing", "")).get("app", 0.0))
+    return {"http": statistics.median(times), "app": statistics.median(apps)}
+
+
 def server_timing(header: str) -> dict[str, float]:
     """``Server-Timing: input;dur=0.6, infer;dur=0.3, app;dur=1.2`` -> {"input": 0.6, ...}."""
     steps = {}
@@ -300,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         with requests.Session() as http:
             rows = [bench_model(http, url, registry, pool, name, args.runs, args.warmup)
                     for name in names]
+            floor = bench_floor(http, url, args.runs, args.warmup)
     finally:
         if server:
             server.close()
@@ -307,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
             process.terminate()
             process.wait(timeout=30)
     print_table(rows, args.runs, args.threads, what)
+    print(f"the floor, no model: GET /v2/health/live {floor['http']:.2f} ms over HTTP, "
+          f"{floor['app']:.3f} ms in the app")
     return 0 if all(r["agree"] for r in rows) else 1
 
 

@@ -1,5 +1,7 @@
 """Configuration: server fallback (this browser has neither WebGPU nor WebAssembly),
-plus the client budget and device memory rules that send a model to the server."""
+plus the device memory rule. A variant asked for by name is never sent to the server in
+its place: over the client budget, rejected, or too big for the device, it is an error
+(here for memory; the rest in test_browser_options.py)."""
 
 from __future__ import annotations
 
@@ -45,20 +47,16 @@ def test_demo_text_page_on_the_server(bare_page, site):
     assert status.locator('[data-field="runs on"]').inner_text() == "server"
 
 
-def test_a_variant_over_the_client_budget_goes_to_the_server(page, site):
-    page.goto(f"{site.url}/?sw=off")
-    # text-embedder fp32 is 90 MB; its manifest allows clients 50 MB.
-    _, info = check_model(page, site.url, "text-embedder", SAMPLES["text-embedder"], variant="model.onnx")
-    assert info["backend"] == "server"
-    assert "over the 50.0 MB client budget" in info["fallbackReason"]
-
-
-def test_a_device_with_too_little_memory_goes_to_the_server(page, site):
+def test_a_variant_too_big_for_the_devices_memory_is_an_error_not_the_server(page, site):
     page.add_init_script("Object.defineProperty(Navigator.prototype, 'deviceMemory', {get: () => 0.25});")
     page.goto(f"{site.url}/?sw=off")
-    _, info = check_model(page, site.url, "sentiment", SAMPLES["sentiment"], variant="model.fp16.onnx")
-    assert info["backend"] == "server"
-    assert "reports 0.25 GB of memory" in info["fallbackReason"]
+    # sentiment fp16 is 45 MB: about 0.36 GB at load, over the 0.25 GB this device reports.
+    refusal = page.evaluate("""async () => {
+      const lib = await import('/lib/browserml.js');
+      return lib.loadModel('sentiment', {variant: 'model.fp16.onnx'}).then(() => null, (e) => [e.name, e.message]);
+    }""")
+    assert refusal is not None and refusal[0] == "OptionError"
+    assert "reports 0.25 GB of memory" in refusal[1] and 'ask instead for variant "model.int8.onnx"' in refusal[1]
     _, small = check_model(page, site.url, "emotion", SAMPLES["emotion"])
     assert small["backend"] == "wasm"  # a model of a few hundred kB still runs on the device
 

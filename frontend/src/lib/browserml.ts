@@ -12,7 +12,9 @@
  * with progress, verifies its sha256, caches it, and creates the session in a
  * Web Worker. Any failure moves to the next backend; `model.backend` and
  * `model.fallbackReason` say what happened. Results have the same shape as the
- * server's `POST /api/v1/models/<name>/predict`.
+ * server's `POST /api/v1/models/<name>/predict`. What the caller names (options,
+ * backend, variant) is honoured or refused with an `OptionError` listing what is
+ * valid, never swapped silently (runtime/options.ts, runtime/backends.ts).
  *
  * Every result has a `request_id`; `model.feedback(result, {correct: false, label: "cat"})`
  * tells the host whether it was right (`POST /api/v1/feedback`).
@@ -28,6 +30,17 @@ import { cropBox } from "../pipelines.js";
 import { type ArtifactRef, errorMessage, type Progress } from "../runtime/artifacts.js";
 import { type Backend, type BackendChoice, type Candidate, planBackends } from "../runtime/backends.js";
 import { type Device, probeDevice } from "../runtime/device.js";
+import {
+  BACKEND_CHOICES,
+  boolean,
+  callable,
+  type Check,
+  checkOptions,
+  httpOrigin,
+  nonEmptyString,
+  oneOf,
+  TASK_NAMES,
+} from "../runtime/options.js";
 import { type Collector, flushShared, planFallbacks, telemetryFor } from "../runtime/telemetry.js"; // telemetry
 import { predictionsEvent, sendReport, TELEMETRY_PATH } from "../runtime/telemetry.js"; // feedback
 import type { RunResult, WorkerApi, WorkerInput } from "../runtime/worker.js";
@@ -48,6 +61,7 @@ import type {
 
 export type { Progress } from "../runtime/artifacts.js";
 export type { Backend, BackendChoice } from "../runtime/backends.js";
+export { BACKEND_CHOICES, OptionError } from "../runtime/options.js";
 export { probeDevice } from "../runtime/device.js";
 
 /** Send the telemetry collected so far now, rather than within 10 s or when the page is hidden. */
@@ -55,9 +69,19 @@ export function flushTelemetry(): Promise<void> {
   return flushShared(); // telemetry
 }
 
+/**
+ * What `loadModel` takes. Every option is checked before anything loads (`LOAD_OPTION_CHECKS`):
+ * an unknown option, a wrong type, an unknown backend or variant, or a variant the manifest
+ * rules out is an `OptionError` listing what is valid, never a silent fallback.
+ */
 export interface LoadOptions {
+  /** "auto" (default), "webgpu", "wasm" or "server" (`BACKEND_CHOICES`). */
   backend?: BackendChoice;
-  /** A specific variant file (it must have passed its gates). */
+  /**
+   * A specific variant file of the manifest. It must have passed its gates on the backend asked
+   * for (on "auto": on WebGPU or WASM) and fit the client budget; with backend "server" the host
+   * runs it (it must have passed there).
+   */
   variant?: string;
   onProgress?: (progress: Progress) => void;
   /** Host origin (default: where this library was served from). */
@@ -70,6 +94,16 @@ export interface LoadOptions {
    */
   telemetry?: boolean;
 }
+
+/** How each option of `loadModel` is checked (runtime/options.ts); the type makes it list every option. */
+const LOAD_OPTION_CHECKS: { readonly [K in keyof Required<LoadOptions & { task: TaskName }>]: Check } = {
+  backend: oneOf(BACKEND_CHOICES),
+  variant: nonEmptyString,
+  onProgress: callable,
+  host: httpOrigin,
+  telemetry: boolean,
+  task: oneOf(TASK_NAMES),
+};
 
 export type ImageInput = HTMLImageElement | HTMLCanvasElement | ImageBitmap | ImageData | Blob | string | URL;
 export type TextInput = string | string[];
@@ -237,6 +271,8 @@ export class Model<T extends TaskName = TaskName> {
   readonly device: Device;
   private readonly host: string;
   private readonly key: string;
+  /** The variant the caller asked the server to run (`backend: "server"` with `variant`), else null. */
+  private readonly serverVariant: string | null;
   private remote: Comlink.Remote<WorkerApi> | null;
   private readonly telemetry: Collector | null; // telemetry: null when off
 
@@ -257,6 +293,7 @@ export class Model<T extends TaskName = TaskName> {
     this.host = init.host;
     this.backend = init.candidate.backend;
     this.variant = init.candidate.variant ?? init.manifest.recommended.server;
+    this.serverVariant = init.candidate.backend === "server" ? init.candidate.variant : null;
     this.threads = init.candidate.threads;
     this.reason = init.candidate.reason;
     this.fallbackReason = init.fallbackReason;
@@ -348,7 +385,8 @@ export class Model<T extends TaskName = TaskName> {
   }
 
   private async runOnServer(input: ImageInput | TextInput, isImage: boolean): Promise<Record<string, unknown>> {
-    const url = `${this.host}/api/v1/models/${this.manifest.name}/predict?version=${this.manifest.version}`;
+    const variant = this.backend === "server" && this.serverVariant ? `&variant=${encodeURIComponent(this.serverVariant)}` : "";
+    const url = `${this.host}/api/v1/models/${this.manifest.name}/predict?version=${this.manifest.version}${variant}`;
     let response: Response;
     try {
       if (isImage) {
@@ -484,6 +522,7 @@ export async function loadModel<T extends TaskName = TaskName>(
   name: string,
   options: LoadOptions & { task?: T } = {},
 ): Promise<Model<T>> {
+  checkOptions(options, LOAD_OPTION_CHECKS, `loadModel(${JSON.stringify(name)})`);
   const host = hostOf(options);
   const manifest = await fetchManifest(host, name);
   if (options.task !== undefined && manifest.task !== options.task) {
@@ -579,6 +618,15 @@ export interface PipelineOptions extends Omit<LoadOptions, "variant"> {
   model?: (name: string) => Promise<Model>;
 }
 
+/** How each option of `loadPipeline` is checked: `loadModel`'s, but no `variant` (each model has its own), plus `model`. */
+const PIPELINE_OPTION_CHECKS: { readonly [K in keyof Required<PipelineOptions>]: Check } = {
+  backend: LOAD_OPTION_CHECKS.backend,
+  onProgress: LOAD_OPTION_CHECKS.onProgress,
+  host: LOAD_OPTION_CHECKS.host,
+  telemetry: LOAD_OPTION_CHECKS.telemetry,
+  model: callable,
+};
+
 /**
  * A chain of models run as one, as its manifest says: `detect-then-classify` finds
  * boxes with the detector, crops each one (widened by `crop.margin`) from the same
@@ -620,6 +668,7 @@ export class Pipeline {
 
 /** Load the pipeline `name` (`GET /api/v1/pipelines/<name>`) and both of its models. */
 export async function loadPipeline(name: string, options: PipelineOptions = {}): Promise<Pipeline> {
+  checkOptions(options, PIPELINE_OPTION_CHECKS, `loadPipeline(${JSON.stringify(name)})`);
   const host = hostOf(options);
   const manifest = await fetchKept<PipelineManifest>(`${host}/api/v1/pipelines/${encodeURIComponent(name)}`, name, "pipeline");
   if (manifest.kind !== "detect-then-classify") {

@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 
 import { planBackends } from "../../src/runtime/backends.js";
 import type { Device } from "../../src/runtime/device.js";
+import { OptionError } from "../../src/runtime/options.js";
 import type { Manifest } from "../../src/tasks/types.js";
 import { variant } from "./fixtures.js";
 
@@ -68,13 +69,37 @@ describe("planBackends", () => {
     expect(planBackends(manifest(), device({ cores: 64 })).candidates[1]?.threads).toBe(4);
   });
 
-  it("sends variants over the client budget or the device memory to the server", () => {
-    const big = planBackends(manifest(), device({ webgpu: { available: false, fallbackAdapter: false, shaderF16: false, description: "none" } }), "wasm", "model.onnx");
-    expect(backends(big)).toEqual(["server"]);
-    expect(big.skipped[0]).toContain("over the 20.0 MB client budget");
+  it("sends the recommended variant to the server when the device has too little memory, and says why", () => {
     const small = planBackends(manifest(), device({ memoryGb: 0.025 }), "wasm");
     expect(backends(small)).toEqual(["server"]);
     expect(small.skipped[0]).toContain("0.025 GB");
+  });
+
+  it("refuses a variant asked for over the client budget, naming the ones within it and the server", () => {
+    for (const choice of ["auto", "webgpu", "wasm"] as const) {
+      expect(() => planBackends(manifest(), device(), choice, "model.onnx")).toThrow(OptionError);
+    }
+    expect(() => planBackends(manifest(), device(), "wasm", "model.onnx")).toThrow(
+      'imagenet: model.onnx is 25.0 MB, over the 20.0 MB client budget; ask instead for variant "model.int8.onnx", ' +
+        '"model.fp16.onnx" (backend "wasm"), or backend "server" (runs model.onnx on the host), or no variant',
+    );
+    // The device never matters: the same call fails the same way without WebGPU or memory.
+    const bare = device({ memoryGb: 0.025 }, { available: false });
+    expect(() => planBackends(manifest(), bare, "auto", "model.onnx")).toThrow(
+      /^imagenet: model.onnx is 25.0 MB, over the 20.0 MB client budget; ask instead for /,
+    );
+  });
+
+  it("refuses a variant asked for that the device cannot hold, rather than running another on the server", () => {
+    // fp16 (9 MB) needs about 0.07 GB; int8 (5 MB) about 0.04 GB, which this device has.
+    const small = device({ memoryGb: 0.05 }, { available: false, description: "none" });
+    expect(() => planBackends(manifest(), small, "auto", "model.fp16.onnx")).toThrow(
+      'imagenet: the variant asked for, model.fp16.onnx, cannot run in this browser (WebGPU unavailable: none; ' +
+        "the device reports 0.05 GB of memory; model.fp16.onnx needs about 0.07 GB); " +
+        'ask instead for variant "model.int8.onnx", or backend "server" (runs model.fp16.onnx on the host), or no variant',
+    );
+    const noWasm = device({ wasm: false }, { available: false });
+    expect(() => planBackends(manifest(), noWasm, "wasm", "model.int8.onnx")).toThrow("WebAssembly unavailable");
   });
 
   it("never offers a variant that failed its gates", () => {
@@ -82,9 +107,14 @@ describe("planBackends", () => {
       variants: [variant("model.onnx", "fp32", 1e6), variant("model.int8.onnx", "int8", 5e5, false)],
       recommended: { webgpu: "model.onnx", wasm: "model.int8.onnx", server: "model.onnx" },
     });
-    const plan = planBackends(m, device(), "wasm");
+    const plan = planBackends(m, device({}, { available: false }));
     expect(backends(plan)).toEqual(["server"]);
-    expect(plan.skipped[0]).toContain("no variant that passed its gates");
+    expect(plan.skipped[1]).toContain("no variant that passed its gates on WASM");
+    // Asked for by name, WASM is refused: the manifest rules it out on every device.
+    expect(() => planBackends(m, device(), "wasm")).toThrow(/no variant that passed its gates on WASM; ask instead/);
+    expect(() => planBackends(m, device(), "auto", "model.int8.onnx")).toThrow(
+      /the variant asked for, model.int8.onnx, does not suit WASM: it did not pass its gates there/,
+    );
   });
 
   it("judges each backend by its own verdict: a variant faithful on the server only is not run in WASM", () => {
@@ -94,13 +124,58 @@ describe("planBackends", () => {
       variants: [variant("model.onnx", "fp32", 1e6), int8],
       recommended: { webgpu: "model.onnx", wasm: "model.int8.onnx", server: "model.int8.onnx" },
     });
-    expect(backends(planBackends(m, device(), "wasm"))).toEqual(["server"]);
+    expect(() => planBackends(m, device(), "wasm", "model.int8.onnx")).toThrow(
+      'imagenet: the variant asked for, model.int8.onnx, does not suit WASM: it did not pass its gates there; ' +
+        'ask instead for variant "model.onnx" (backend "wasm"), or backend "server" (runs model.int8.onnx on the host), or no variant',
+    );
     expect(planBackends(m, device(), "auto").candidates[0]).toMatchObject({ backend: "webgpu", variant: "model.onnx" });
+    // The server runs the variant asked for there, and refuses one that failed there.
+    expect(planBackends(m, device(), "server", "model.int8.onnx").candidates).toEqual([
+      expect.objectContaining({ backend: "server", variant: "model.int8.onnx" }),
+    ]);
+    const failedEverywhere = variant("model.int8.onnx", "int8", 5e5, false);
+    const bad = manifest({ variants: [variant("model.onnx", "fp32", 1e6), failedEverywhere] });
+    expect(() => planBackends(bad, device(), "server", "model.int8.onnx")).toThrow(
+      'imagenet: the variant asked for, model.int8.onnx, did not pass its gates on the server; ask instead for variant "model.onnx", or no variant (the host chooses)',
+    );
+  });
+
+  it("refuses a variant rejected on the backend asked for, even where another backend could run it", () => {
+    // int8 suits WASM only: forced WebGPU says so and points at WASM or the WebGPU variants.
+    expect(() => planBackends(manifest(), device(), "webgpu", "model.int8.onnx")).toThrow(
+      'imagenet: the variant asked for, model.int8.onnx, does not suit WebGPU: it did not pass its gates there; ' +
+        'ask instead for variant "model.fp16.onnx" (backend "webgpu"), or backend "wasm" (where model.int8.onnx passed), ' +
+        'or backend "server" (runs model.int8.onnx on the host), or no variant',
+    );
+    // On "auto" WebGPU is passed over visibly and WASM runs the variant asked for.
+    const auto = planBackends(manifest(), device(), "auto", "model.int8.onnx");
+    expect(auto.candidates[0]).toMatchObject({ backend: "wasm", variant: "model.int8.onnx" });
+    expect(auto.skipped[0]).toContain("model.int8.onnx, does not suit WebGPU");
+  });
+
+  it("moves a forced backend on only for what the device lacks, with the variant asked for, and says why", () => {
+    const plan = planBackends(manifest(), device({}, { shaderF16: false }), "webgpu", "model.fp16.onnx");
+    expect(plan.candidates[0]).toMatchObject({ backend: "wasm", variant: "model.fp16.onnx" });
+    expect(plan.skipped).toEqual(["model.fp16.onnx needs fp16 shaders (shader-f16), which this adapter lacks"]);
+    const noWasm = planBackends(manifest(), device({ wasm: false }, { available: false }), "wasm");
+    expect(backends(noWasm)).toEqual(["server"]);
+    expect(noWasm.skipped).toEqual(["WebAssembly unavailable"]);
+  });
+
+  it("refuses an unknown variant, listing the manifest's", () => {
+    for (const choice of ["auto", "webgpu", "wasm", "server"] as const) {
+      expect(() => planBackends(manifest(), device(), choice, "model.q4.onnx")).toThrow(
+        'imagenet: unknown variant "model.q4.onnx"; its variants are "model.onnx", "model.int8.onnx", "model.fp16.onnx"',
+      );
+    }
   });
 
   it("answers server-only models and an explicit server choice from the server alone", () => {
     expect(backends(planBackends(manifest({ client: { max_client_bytes: 1e9, server_only: true } }), device()))).toEqual(["server"]);
     expect(backends(planBackends(manifest(), device(), "server"))).toEqual(["server"]);
+    const serverOnly = manifest({ client: { max_client_bytes: 1e9, server_only: true } });
+    expect(() => planBackends(serverOnly, device(), "wasm")).toThrow('imagenet is server-only: no variant of it is served to browsers; ask instead for backend "server"');
+    expect(() => planBackends(serverOnly, device(), "auto", "model.int8.onnx")).toThrow(OptionError);
   });
 
   it("falls to the server when neither WebGPU nor WebAssembly exists", () => {
