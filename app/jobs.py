@@ -11,7 +11,9 @@ Ids are 192 random bits, scoped to the caller that made them (the API key's name
 session; with auth off, anyone holding the id). An unknown id, another caller's, or one whose
 result is older than ``JOB_TTL`` seconds gets the same 404: nothing confirms a job exists.
 
-Where jobs run: a thread pool in this process (``JOB_THREADS``), or, with ``REDIS_URL`` set,
+Where jobs run: a thread pool in the process that took the request (``JOB_THREADS``), their state in
+a SQLite file every worker on the machine shares (``JOBS_DB``, default ``<models dir>/jobs.sqlite``: a
+poll may reach another gunicorn worker; a job whose worker died reads failed), or, with ``REDIS_URL`` set,
 RQ workers on any machine (``browserml worker``, ``cli/worker.py``): ``run_job`` builds a
 ``Registry`` and ``SessionPool`` from its own models directory and runs ``run_task``, the code
 sync predict runs. Jobs travel as JSON (RQ's JSON serializer, never pickle): texts as they came,
@@ -25,13 +27,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
+import os
 import re
 import secrets
+import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -45,6 +50,7 @@ from app.errors import ApiError
 from app.inference import SessionPool, run_task
 from app.registry import ModelVersion, Registry
 from app.request_log import served
+from lifecycle.sqlite import use_wal
 
 log = logging.getLogger("browserml")
 
@@ -53,6 +59,7 @@ JOB_DEFAULTS: dict[str, Any] = {
     "ASYNC_OVER": None,  # a text batch of more texts than this goes async on its own; None: only on request
     "JOB_TTL": 3600,  # seconds a finished job's result is kept, then 404
     "JOB_THREADS": 2,  # in-process runner threads (without REDIS_URL)
+    "JOBS_DB": None,  # the in-process runners' SQLite file (without REDIS_URL); None: <MODELS_DIR>/jobs.sqlite
 }
 QUEUE = "browserml-predict"
 JOB_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -80,60 +87,98 @@ def setting(key: str) -> Any:
 
 # --- The in-process runner --------------------------------------------------------------------
 
-@dataclass
-class _LocalJob:
-    owner: str | None
-    status: str = "queued"
-    result: dict[str, Any] | None = None
-    error: str | None = None
-    done_at: float | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
+class JobTable:
+    """The jobs of the in-process runners of every worker on this machine: one SQLite file (WAL),
+    so that any gunicorn worker answers a poll for a job another one runs. Ids are stored as their
+    sha256 (``redis_id``), results as JSON; rows done more than ``ttl`` seconds ago are deleted."""
+
+    SCHEMA = """
+    CREATE TABLE IF NOT EXISTS jobs (
+        id TEXT PRIMARY KEY, owner TEXT, status TEXT NOT NULL, result TEXT, error TEXT,
+        pid INTEGER NOT NULL, created REAL NOT NULL, done_at REAL);
+    CREATE INDEX IF NOT EXISTS jobs_done ON jobs (done_at);
+    """
+
+    def __init__(self, path: Path, ttl: float) -> None:
+        self.path, self.ttl = Path(path), ttl
+        self._local = threading.local()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db().executescript(self.SCHEMA)
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            use_wal(db)
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
+        return db
+
+    def add(self, job_id: str, owner: str | None) -> None:
+        now = time.time()
+        db = self._db()
+        db.execute("DELETE FROM jobs WHERE done_at < ?", (now - self.ttl,))
+        db.execute("INSERT INTO jobs (id, owner, status, pid, created) VALUES (?, ?, 'queued', ?, ?)",
+                   (redis_id(job_id), owner, os.getpid(), now))
+
+    def update(self, job_id: str, status: str, result: dict[str, Any] | None = None, error: str | None = None) -> None:
+        done = time.time() if status in ("done", "failed") else None
+        self._db().execute("UPDATE jobs SET status = ?, result = ?, error = ?, done_at = ? WHERE id = ?",
+                           (status, json.dumps(result) if result is not None else None, error, done,
+                            redis_id(job_id)))
+
+    def get(self, job_id: str) -> Status | None:
+        row = self._db().execute("SELECT owner, status, result, error, pid, done_at FROM jobs WHERE id = ?",
+                                 (redis_id(job_id),)).fetchone()
+        if row is None or (row[5] is not None and time.time() - row[5] > self.ttl):
+            return None
+        owner, status, result, error, pid, _ = row
+        if status in ("queued", "running") and not _alive(pid):  # its worker died (kill -9, OOM)
+            self.update(job_id, "failed", error=WORKER_FAILED)
+            status, error = "failed", WORKER_FAILED
+        return Status(owner, status, json.loads(result) if result else None, error)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, someone else's
+        return True
+    return True
 
 
 class LocalJobs:
-    """Jobs on a thread pool of this process; results in memory for ``ttl`` seconds after they are done."""
+    """Jobs on a thread pool of this process, their state in the machine's ``JobTable``."""
 
-    def __init__(self, app: Flask, threads: int, ttl: float) -> None:
+    def __init__(self, app: Flask, threads: int, table: JobTable) -> None:
         self._app = app
-        self._ttl = ttl
-        self._jobs: dict[str, _LocalJob] = {}
-        self._lock = threading.Lock()
+        self._table = table
         self._pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="browserml-job")
 
     def submit(self, job_id: str, owner: str | None, model: ModelVersion, spec: Spec, sample: Any) -> None:
-        self._purge()
-        job = _LocalJob(owner)
-        with self._lock:
-            self._jobs[job_id] = job
-        self._pool.submit(self._run, job, model, spec, sample)
+        self._table.add(job_id, owner)
+        self._pool.submit(self._run, job_id, model, spec, sample)
 
-    def _run(self, job: _LocalJob, model: ModelVersion, spec: Spec, sample: Any) -> None:
-        job.status = "running"
+    def _run(self, job_id: str, model: ModelVersion, spec: Spec, sample: Any) -> None:
+        self._table.update(job_id, "running")
         with self._app.app_context():
             try:
                 result, latency = run_task(self._app.extensions["browserml"].pool, model, spec.variant, sample)
                 record(model, spec, sample, result, latency)
-                job.result, job.status = answer(spec, result, latency), "done"
+                self._table.update(job_id, "done", result=answer(spec, result, latency))
             except ApiError as err:
-                job.error, job.status = err.message, "failed"
+                self._table.update(job_id, "failed", error=err.message)
             except Exception:  # the traceback goes to the log (never the input); the caller gets a message
                 log.exception("async job of %s v%s failed", spec.model, spec.version)
-                job.error, job.status = "internal error running this job; the server log has the details.", "failed"
-            finally:
-                job.done_at = time.monotonic()
-
-    def _purge(self) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for job_id in [i for i, j in self._jobs.items() if j.done_at is not None and now - j.done_at > self._ttl]:
-                del self._jobs[job_id]
+                self._table.update(job_id, "failed", error="internal error running this job; the server log "
+                                                           "has the details.")
 
     def get(self, job_id: str) -> Status | None:
-        self._purge()
-        job = self._jobs.get(job_id)
-        if job is None:
-            return None
-        return Status(job.owner, job.status, job.result, job.error)
+        return self._table.get(job_id)
 
 
 # --- RQ over Redis ----------------------------------------------------------------------------
@@ -290,8 +335,12 @@ def _init(setup: BlueprintSetupState) -> None:
     app = cast(Flask, setup.app)  # the sansio App type of the setup state; a Flask app here
     ttl = int(app.config.get("JOB_TTL", JOB_DEFAULTS["JOB_TTL"]))
     url = app.config.get("REDIS_URL")
-    app.extensions[EXTENSION] = (RqJobs(app, str(url), ttl) if url else
-                                 LocalJobs(app, int(app.config.get("JOB_THREADS", JOB_DEFAULTS["JOB_THREADS"])), ttl))
+    if url:
+        app.extensions[EXTENSION] = RqJobs(app, str(url), ttl)
+        return
+    path = app.config.get("JOBS_DB") or Path(app.config["MODELS_DIR"]) / "jobs.sqlite"
+    app.extensions[EXTENSION] = LocalJobs(app, int(app.config.get("JOB_THREADS", JOB_DEFAULTS["JOB_THREADS"])),
+                                          JobTable(Path(path), ttl))
 
 
 def asked_async() -> bool:

@@ -41,7 +41,8 @@ def app(tmp_path_factory):
     state = tmp_path_factory.mktemp("state")
     return create_app({"MODELS_DIR": str(MODELS), "TESTING": True, "RATE_LIMIT_PREDICT": None,
                        "LIFECYCLE_DB": str(state / "lifecycle.sqlite"),
-                       "DATABASE_URL": f"sqlite:///{state / 'feedback.sqlite'}"})
+                       "DATABASE_URL": f"sqlite:///{state / 'feedback.sqlite'}",
+                       "JOBS_DB": str(state / "jobs.sqlite")})
 
 
 @pytest.fixture()

@@ -17,7 +17,7 @@ from app.drift import FLUSH_SECONDS
 from app.keys import KeyStore
 from harness.browser import SENTENCES
 from harness.catalog import MODELS, ROOT
-from harness.live_server import LiveServer, browserml, start_redis
+from harness.live_server import LiveServer, browserml, serve, start_redis
 
 ASYNC = {"Prefer": "respond-async"}
 VOLATILE = ("latency_ms", "request_id")  # differ between two runs of the same request
@@ -27,7 +27,8 @@ def host(tmp_path: Path, **config) -> LiveServer:
     """The host over real HTTP, its lifecycle and feedback state in ``tmp_path`` (never in models/)."""
     return LiveServer(create_app({"MODELS_DIR": str(MODELS), "TESTING": True, "RATE_LIMIT_PREDICT": None,
                                   "LIFECYCLE_DB": str(tmp_path / "lifecycle.sqlite"),
-                                  "DATABASE_URL": f"sqlite:///{tmp_path / 'feedback.sqlite'}", **config}))
+                                  "DATABASE_URL": f"sqlite:///{tmp_path / 'feedback.sqlite'}",
+                                  "JOBS_DB": str(tmp_path / "jobs.sqlite"), **config}))
 
 
 @pytest.fixture()
@@ -151,6 +152,48 @@ def test_a_job_is_its_callers_alone(tmp_path, log_of_the_whole_run):
         assert requests.get(url, timeout=10).status_code == 401
     finally:
         live.close()
+
+
+def test_without_redis_every_gunicorn_worker_answers_for_every_job(tmp_path):
+    """Two workers, no Redis: a job runs in the worker that took it, and a poll on a new connection
+    (either worker) sees it queued, running, then done: the state is in a SQLite file they share."""
+    env = {"BROWSERML_LIFECYCLE_DB": str(tmp_path / "lifecycle.sqlite"),
+           "BROWSERML_DATABASE_URL": f"sqlite:///{tmp_path / 'feedback.sqlite'}",
+           "BROWSERML_JOBS_DB": str(tmp_path / "jobs.sqlite"), "BROWSERML_RATE_LIMIT_PREDICT": "null"}
+    process, base = serve("--workers", "2", env=env, seconds=120)
+    try:
+        jobs = [submit(base, "sentiment", json={"text": text}).headers["Location"] for text in SENTENCES[:6]]
+        sync = [requests.post(f"{base}/api/v1/models/sentiment/predict", json={"text": text}, timeout=60).json()
+                for text in SENTENCES[:6]]
+        assert len(jobs) >= 4
+        for location, expected in zip(jobs, sync, strict=True):
+            body = poll(base + location)  # a new connection per poll: gunicorn spreads them over both workers
+            assert body["status"] == "done" and body["result"]["labels"] == expected["labels"]
+            for _ in range(6):  # and again, wherever they land
+                again = requests.get(base + location, timeout=10)
+                assert again.status_code == 200 and again.json()["status"] == "done", again.text
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def test_a_job_whose_worker_died_reads_failed(tmp_path):
+    """A job's row names the process running it; if that process is gone (kill -9, OOM), a poll says
+    the job failed and to send the request again, instead of "running" forever."""
+    from app.jobs import WORKER_FAILED, JobTable
+
+    table = JobTable(tmp_path / "jobs.sqlite", ttl=60)
+    table.add("job-of-a-dead-worker-0001", None)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "jobs.sqlite") as db:
+        db.execute("UPDATE jobs SET pid = ?, status = 'running'", (gone.pid,))
+    found = table.get("job-of-a-dead-worker-0001")
+    assert found is not None and (found.status, found.error) == ("failed", WORKER_FAILED)
+    table.add("job-of-this-worker-00001", None)  # this process is alive: still queued
+    assert table.get("job-of-this-worker-00001").status == "queued"  # type: ignore[union-attr]
 
 
 def test_a_result_expires_after_job_ttl(tmp_path):
