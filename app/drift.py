@@ -8,9 +8,9 @@ report PSI in ``/metrics`` as ``browserml_drift_psi{model,version,feature}``.
   are binned with the manifest's ``drift`` bins (``lifecycle/drift.py``) and counted in
   this process. Versions without a ``drift`` reference are skipped.
 - ``observe_runs`` (called from ``app/telemetry.py`` for a ``runs`` event): the browsers'
-  top-1 label counts and uncertain counts go to the ``label`` and ``uncertain`` features.
-  A ``runs`` event names no version, so they count for the model's default version (what
-  ``loadModel(name)`` loads). Browser inputs are not reported (no input features from browsers).
+  top-1 label counts and uncertain counts go to the ``label`` and ``uncertain`` features of the
+  version the event names (the runtime sends the version it loaded; an event without one counts
+  for the model's default version). Browser inputs are not reported (no input features from browsers).
 - Counts are flushed from memory into the shared lifecycle store (``lifecycle/store.py``,
   SQLite or Redis) about once a second (a one-shot timer armed by the first pending count),
   never per request, so every gunicorn worker's counts add up; ``/metrics`` flushes its own

@@ -172,7 +172,7 @@ def _check_against_registry(events: list[dict[str, Any]]) -> None:
         versions = registry.versions(name)
         if event["type"] == "load" and not math.isfinite(event["load_ms"]):  # JSON parsing lets NaN through
             raise ApiError(422, f"{where}/load_ms is {event['load_ms']}; send the load time in ms, a finite number.")
-        if event["type"] in ("load", "predictions") and event["version"] not in {m.version for m in versions}:
+        if "version" in event and event["version"] not in {m.version for m in versions}:
             raise ApiError(422, f"{where}/version: {name} has no version {event['version']} here; versions: "
                                 f"{', '.join(str(m.version) for m in versions)}.")
         variant = event.get("variant")

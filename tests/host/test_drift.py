@@ -207,6 +207,29 @@ def test_browser_runs_count_into_label_and_uncertain(dclient, db):
     assert "text_chars" not in psi  # browsers report no inputs
 
 
+def test_browser_runs_count_for_the_version_they_name(tmp_path):
+    """The runtime names the version it loaded: browser results of v1 drift-count for v1, not for
+    the default version (v2 here); a version the host does not have is a 422."""
+    from app import create_app
+    from harness.catalog import versions_copy
+    from lifecycle.store import open_store
+
+    models = versions_copy(tmp_path / "models", ["sentiment"], 2)
+    state = tmp_path / "lifecycle.sqlite"
+    client = create_app({"MODELS_DIR": str(models), "TESTING": True, "RATE_LIMIT_TELEMETRY": None,
+                         "LIFECYCLE_DB": str(state), "DATABASE_URL": f"sqlite:///{tmp_path / 'f.sqlite'}",
+                         "JOBS_DB": str(tmp_path / "jobs.sqlite")}).test_client()
+    event = {"type": "runs", "model": "sentiment", "version": 1, "backend": "wasm", "variant": None,
+             "latency_buckets": {"50": 10}, "uncertain": 0, "results": 10, "labels": {"negative": 10}}
+    assert client.post("/api/v1/telemetry", json={"events": [event]}).status_code == 202
+    assert client.get("/metrics").status_code == 200  # flushes this process's counts to the store
+    store = open_store(models, state)
+    assert sum(store.counts("sentiment", 1)["label"].values()) == 10
+    assert store.counts("sentiment", 2) == {}
+    refused = client.post("/api/v1/telemetry", json={"events": [{**event, "version": 9}]})
+    assert refused.status_code == 422 and "has no version 9" in refused.get_json()["error"]
+
+
 def test_two_gunicorn_workers_add_up_in_metrics_and_the_cli(tmp_path):
     """``browserml serve --workers 2`` (gunicorn, PROMETHEUS_MULTIPROC_DIR): every worker's counts
     reach the shared store, so /metrics (whichever worker answers) and the CLI see them all."""

@@ -62,6 +62,7 @@ export interface LoadEvent {
 export interface RunsEvent {
   type: "runs";
   model: string;
+  version?: number;
   backend: Backend;
   variant: string | null;
   latency_buckets: Record<string, number>;
@@ -259,8 +260,9 @@ export class Collector {
     const latency = Number(result.latency_ms);
     if (!BACKENDS.includes(backend) || !Number.isFinite(latency)) return;
     const variant = typeof result.variant === "string" ? result.variant : null;
+    const version = Number.isInteger(result.version) && (result.version as number) >= 1 ? (result.version as number) : undefined;
     const facts = summarize(result);
-    const key = [source.host, source.model, backend, variant].join("\n");
+    const key = [source.host, source.model, version ?? "", backend, variant].join("\n");
     let entry = this.open.get(key);
     if (entry && !fits(entry.event, facts)) {
       this.close(entry);
@@ -270,7 +272,17 @@ export class Collector {
     if (!entry) {
       entry = {
         host: source.host,
-        event: { type: "runs", model: source.model, backend, variant, latency_buckets: {}, uncertain: 0, results: 0, labels: {} },
+        event: {
+          type: "runs",
+          model: source.model,
+          ...(version !== undefined ? { version } : {}),
+          backend,
+          variant,
+          latency_buckets: {},
+          uncertain: 0,
+          results: 0,
+          labels: {},
+        },
       };
       this.open.set(key, entry);
     }

@@ -236,6 +236,18 @@ describe("the collector", () => {
     expect(collector.pending).toBe(0);
   });
 
+  it("names the version that ran, one runs event per version", () => {
+    collector.recordRun(source, { ...result("positive", 3.2), version: 2 });
+    collector.recordRun(source, { ...result("negative", 3.2), version: 3 });
+    collector.recordRun(source, { ...result("negative", 3.2), version: 3 });
+    vi.advanceTimersByTime(10_000);
+    const runs = sent[0]!.body.events.filter((e) => e.type === "runs") as RunsEvent[];
+    expect(runs.map((e) => [e.version, e.results, e.labels])).toEqual([
+      [2, 1, { positive: 1 }],
+      [3, 2, { negative: 2 }],
+    ]);
+  });
+
   it("sends at 20 records without waiting", () => {
     for (let i = 0; i < 19; i++) collector.recordRun(source, result("positive", 5));
     expect(sent).toEqual([]);
