@@ -205,6 +205,8 @@ def status(name: str) -> dict[str, Any]:
         return aliases.status(state.store, state.models_dir, name)
     except aliases.LifecycleError as err:
         raise ApiError(err.status, str(err)) from None
+    except StoreError as err:
+        raise ApiError(503, f"{err}; try again when the state store is back.") from None
 
 
 @bp.post("/models/<name>/promote")

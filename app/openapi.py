@@ -9,7 +9,10 @@ pipeline shows up without a restart of anything but the registry.
 Each model has its own predict path (``/api/v1/models/imagenet/predict``) because each has
 its own request and response schemas; routes that only read (catalog, V2 metadata, artifacts)
 take the name as a path parameter whose ``enum`` lists the names this host knows.
-Only routes registered on the app are described (``/metrics`` is, the pages are not).
+Only routes registered on the app are described (``/metrics`` is, the pages are not: ``/``,
+``/admin`` and its login form). Async jobs (``app/jobs.py``) appear as the ``Prefer:
+respond-async`` header and the ``202`` of each predict path and ``GET /api/v1/jobs/{id}``;
+the lifecycle admin API (``app/lifecycle.py``) as ``/api/v1/admin/...`` with its JSON bodies.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from app import host_state
 from app.auth import HOWTO, scope_of
+from app.jobs import JOB_ID
 from app.limits import limit_of, route_class
 from app.registry import ModelVersion
 from contract.manifest import SCHEMAS_DIR, passes
@@ -41,14 +45,35 @@ ERRORS = {
     400: "malformed JSON, invalid UTF-8 or a malformed request",
     401: "no API key, or an unknown or revoked one (auth is on)",
     403: "the key's scope does not allow this route, or the weights of a server-only model",
-    404: "unknown model, version, variant, pipeline or file",
+    404: "unknown model, version, variant, pipeline, file or job",
     405: "method not allowed on this route",
+    409: "the lifecycle change cannot be done now (already stable, no earlier version to roll back to, ...)",
     413: "the body is over the upload limit (GET /api/v1/limits)",
     415: "not an image / not JSON",
     422: "valid JSON of the wrong shape (the message names the field and what is expected)",
     429: "over this route class's rate limit for the caller (Retry-After says when to try again)",
-    503: "no variant of the model can serve on this host (it failed to load or its self-check)",
+    503: "no variant of the model can serve on this host (it failed to load or its self-check), or a store the "
+         "route needs cannot be reached (the job queue, the lifecycle state)",
 }
+# Response headers, described once (``components.headers``) and named by the responses that carry them.
+HEADERS: dict[str, dict[str, Any]] = {
+    "X-Request-ID": {"description": "this request's id (the caller's well-formed X-Request-ID, else a new one); "
+                                    "the same as the body's request_id", "schema": {"type": "string"}},
+    "Server-Timing": {"description": "the host's steps and their milliseconds (input, cache, infer, app)",
+                      "schema": {"type": "string"}},
+    "X-Model-Version": {"description": "the model version that answered (the caller's arm: stable, canary or "
+                                       "pinned)", "schema": {"type": "string", "pattern": "^[0-9]+$"}},
+    "X-Cache": {"description": "the result cache's answer, when the host has one",
+                "schema": {"enum": ["hit", "miss", "bypass"]}},
+    "Location": {"description": "the job to poll: GET /api/v1/jobs/{id}", "schema": {"type": "string"}},
+    "Retry-After": {"description": "seconds to wait before asking again", "schema": {"type": "string"}},
+    "Preference-Applied": {"description": "respond-async when the request asked for it (RFC 7240)",
+                           "schema": {"const": "respond-async"}},
+}
+PREFER = {"name": "Prefer", "in": "header", "required": False,
+          "description": "`respond-async` (RFC 7240): validate the input now, answer 202 and run the prediction as a "
+                         "job to poll; other preferences are ignored",
+          "schema": {"type": "string"}, "examples": {"async": {"value": "respond-async"}}}
 IMAGE_MEDIA_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp")
 
 
@@ -91,6 +116,10 @@ def _embed(schema: dict[str, Any], pointer: str) -> dict[str, Any]:
 def _one_of(values: list[str]) -> dict[str, Any]:
     """A path parameter's schema: one of the names this host knows (any string while it knows none)."""
     return {"type": "string", "enum": values} if values else {"type": "string"}
+
+
+def _headers(*names: str) -> dict[str, dict[str, str]]:
+    return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
 
 
 def _component(name: str) -> dict[str, str]:
@@ -191,10 +220,18 @@ class _Builder:
             description = (f"{model.manifest.get('description', '')}\n\nTask `{model.task}`, default version "
                            f"v{model.version}; variants that passed on the server: "
                            f"{', '.join(passed) or 'none'}.").strip()
+            responses = {"200": {**_json(result, f"the {model.task} result, and where and how it was computed"),
+                                 "headers": _headers("X-Model-Version", "X-Cache", "X-Request-ID", "Server-Timing")}}
+            if self.registered("jobs.job"):
+                parameters.append(PREFER)
+                responses["202"] = {**_json(_component("JobAccepted"), "queued (Prefer: respond-async, or a text "
+                                                                        "batch over the host's ASYNC_OVER): poll "
+                                                                        "Location for the result"),
+                                    "headers": _headers("Location", "Retry-After", "Preference-Applied",
+                                                        "X-Request-ID", "Server-Timing")}
             op = self.operation(
                 "predict.predict", f"predict_{_ident(model.name)}", f"Run {model.name} on the server", "models",
-                {"200": _json(result, f"the {model.task} result, and where and how it was computed"),
-                 **self.errors("predict.predict", 400, 404, 413, 415, 422, 503)},
+                {**responses, **self.errors("predict.predict", 400, 404, 413, 415, 422, 503)},
                 description=description, parameters=parameters,
                 requestBody={"required": True, "content": content},
             )
@@ -368,6 +405,68 @@ class _Builder:
             requestBody={"required": True,
                          "content": {"application/json": {"schema": _component("FeedbackRequest")}}}))
 
+    def jobs(self) -> None:
+        """``GET /api/v1/jobs/{id}`` (``app/jobs.py``): an async predict's state, then its result."""
+        if not self.registered("jobs.job"):
+            return
+        self.add("/api/v1/jobs/{id}", "get", self.operation(
+            "jobs.job", "get_job", "An async prediction: its state, then its result", "jobs",
+            {"200": {**_json(_component("Job"), "the job; 'result' once done, 'error' once failed"),
+                     "headers": _headers("Retry-After")},
+             **self.errors("jobs.job", 404, 503)},
+            description="The `Location` of a predict request answered `202`. Ids are scoped to the caller that "
+                        "made the job (its key or page session; anyone holding the id with auth off). An unknown "
+                        "id, another caller's, or one whose result expired (JOB_TTL s after it was done) gets "
+                        "the same 404. 503: the job queue (Redis) cannot be reached.",
+        ), [{"name": "id", "in": "path", "required": True, "description": "the job's id (from the 202 answer)",
+             "schema": {"type": "string", "pattern": JOB_ID.pattern}}])
+
+    def lifecycle(self, names: list[str]) -> None:
+        """The admin API (``app/lifecycle.py``): a model's status and the CLI's verbs, and the audit log."""
+        name = {"name": "name", "in": "path", "required": True, "description": "a model's name",
+                "schema": _one_of(names)}
+        changed = {"200": _json(_component("LifecycleStatus"), "the model's status after the change")}
+        if self.registered("lifecycle.status"):
+            self.add("/api/v1/admin/models/{name}", "get", self.operation(
+                "lifecycle.status", "admin_model_status", "A model's versions, stable and canary, kill switch",
+                "admin",
+                {"200": _json(_component("LifecycleStatus"), "the status, with the model's last 20 audit entries"),
+                 **self.errors("lifecycle.status", 404, 503)}), [name])
+        verbs = (  # (verb, summary, its body's schema, body required, 409 possible)
+            ("promote", "Make a version the stable one (a canary of it ends)", "PromoteRequest", True, True),
+            ("canary", "Send a share of clients to a version (percent 0 ends the canary)", "CanaryRequest", True,
+             True),
+            ("rollback", "Back to the stable version before the last promote (ends any canary)", "RollbackRequest",
+             False, True),
+            ("fallback", "The kill switch: the model's non-ML fallback answers (on), or the model again (off)",
+             "FallbackRequest", True, False),
+        )
+        for verb, summary, body, required, conflict in verbs:
+            endpoint = f"lifecycle.{verb}"
+            if not self.registered(endpoint):
+                continue
+            self.add(f"/api/v1/admin/models/{{name}}/{verb}", "post", self.operation(
+                endpoint, f"admin_{verb}", summary, "admin",
+                {**changed, **self.errors(endpoint, 400, 404, 415, 422, 503, *([409] if conflict else []))},
+                description="Audited; every host follows within a second. 404: an unknown model, or a version "
+                            "that is not servable (intact, with a variant that passed its gates); "
+                            + ("409: the change cannot be done now (the message says why); " if conflict else "")
+                            + "422: a body of the wrong shape (unknown fields included); 503: the lifecycle "
+                              "state store cannot be reached.",
+                requestBody={"required": required,
+                             "content": {"application/json": {"schema": _component(body)}}}), [name])
+        if self.registered("lifecycle.audit"):
+            self.add("/api/v1/admin/audit", "get", self.operation(
+                "lifecycle.audit", "admin_audit", "The lifecycle audit log, newest first (at most 500 entries)",
+                "admin",
+                {"200": _json({"type": "object", "required": ["audit"], "properties": {
+                    "audit": {"type": "array", "maxItems": 500, "items": _component("AuditEntry")}}},
+                    "the audit entries"),
+                 **self.errors("lifecycle.audit", 503)},
+                parameters=[{"name": "model", "in": "query", "required": False,
+                             "description": "only this model's entries (a name no longer served still has them)",
+                             "schema": {"type": "string"}}]))
+
     # --- V2 ----------------------------------------------------------------------------------
 
     def v2(self, names: list[str], versions: list[str]) -> None:
@@ -461,12 +560,15 @@ class _Builder:
         self.catalog(names)
         self.telemetry()
         self.feedback(names)
+        self.jobs()
+        self.lifecycle(names)
         self.v2(names, versions)
         self.artifacts(names, versions, files)
         self.metrics()
         components: dict[str, Any] = {
             "schemas": {**self.schemas, **_common_schemas()},
             "responses": {f"Error{code}": _json(ERROR_REF, text) for code, text in ERRORS.items()},
+            "headers": HEADERS,
         }
         if self.auth:
             components["securitySchemes"] = {"bearerAuth": {
@@ -479,12 +581,14 @@ class _Builder:
             "info": {
                 "title": "browserml",
                 "version": _package_version(),
-                "description": ("Verified ONNX models: the task API (the browser runtime's server fallback), "
-                                "pipelines, the catalog, the Open Inference Protocol (V2) and the artifacts. "
+                "description": ("Verified ONNX models: the task API (the browser runtime's server fallback) "
+                                "and its async jobs, pipelines, the catalog, feedback, the lifecycle admin API, "
+                                "the Open Inference Protocol (V2) and the artifacts. "
                                 "Every error is JSON {\"error\": \"...\"} saying what to do."),
             },
             "tags": [{"name": tag} for tag in
-                     ("models", "pipelines", "limits", "feedback", "telemetry", "v2", "artifacts", "metrics")],
+                     ("models", "jobs", "pipelines", "limits", "feedback", "telemetry", "admin", "v2", "artifacts",
+                      "metrics")],
             "paths": self.paths,
             "components": components,
         }
@@ -495,15 +599,65 @@ def _common_schemas() -> dict[str, Any]:
     server_status = {"type": "object", "required": ["variant", "self_check", "refused"], "properties": {
         "variant": {"type": ["string", "null"]}, "self_check": {"type": ["string", "null"]},
         "refused": {"type": "object", "additionalProperties": {"type": "string"}}}}
+    nullable_int = {"type": ["integer", "null"]}
+    percent = {"type": "number", "minimum": 0, "maximum": 100}
+    version = {"type": "integer", "minimum": 1, "description": "a servable version of the model"}
     tensor_meta = {"type": "object", "required": ["name", "datatype", "shape"], "properties": {
         "name": string, "datatype": string, "shape": {"type": "array", "items": integer}}}
     return {
         "Error": {"type": "object", "required": ["error"], "properties": {"error": string}},
-        "PredictInfo": {"type": "object", "required": ["model", "version", "variant", "backend", "latency_ms"],
-                        "properties": {"model": string, "version": integer, "variant": string,
+        "PredictInfo": {"type": "object", "required": ["model", "version", "arm", "variant", "backend", "latency_ms"],
+                        "properties": {"model": string, "version": integer,
+                                       "arm": {"enum": ["stable", "canary", "pinned"], "description":
+                                               "how the version was chosen: the stable alias, the caller's canary "
+                                               "bucket, or ?version="},
+                                       "variant": {"type": ["string", "null"],
+                                                   "description": "null: the kill switch is on and the model's "
+                                                                  "non-ML fallback answered"},
                                        "backend": {"const": "server"}, "latency_ms": {"type": "number"},
                                        "request_id": {"type": "string", "description":
                                                       "names this prediction in POST /api/v1/feedback"}}},
+        "JobAccepted": {"type": "object", "required": ["id", "status", "url"], "properties": {
+            "id": string, "status": {"const": "queued"}, "url": {"type": "string", "description": "as Location"}}},
+        "Job": {"type": "object", "required": ["id", "status", "progress"], "properties": {
+            "id": string, "status": {"enum": ["queued", "running", "done", "failed"]},
+            "progress": {"type": "number", "minimum": 0, "maximum": 1, "description": "0 until done or failed, then 1"},
+            "result": {**_component("PredictInfo"), "description": "what the sync request would have answered "
+                                                                   "(the model's response, its request_id the "
+                                                                   "submission's)"},
+            "error": {"type": "string", "description": "why it failed, and what to do"}},
+            "allOf": [{"if": {"properties": {"status": {"const": "done"}}}, "then": {"required": ["result"]}},
+                      {"if": {"properties": {"status": {"const": "failed"}}}, "then": {"required": ["error"]}}]},
+        "Lifecycle": {"type": "object", "required": ["arm", "stable", "canary", "percent", "fallback"],
+                      "description": "the caller's arm and the model's aliases and kill switch", "properties": {
+                          "arm": {"enum": ["stable", "canary", "pinned"]}, "stable": nullable_int,
+                          "canary": nullable_int, "percent": percent, "fallback": {"type": "boolean"}}},
+        "AuditEntry": {"type": "object", "required": [
+            "ts", "actor", "model", "action", "from_version", "to_version", "detail"], "properties": {
+            "ts": {"type": "string", "description": "UTC, ISO 8601"}, "actor": {
+                "type": "string", "description": "the key's name (or who acted with auth off)"},
+            "model": string, "action": {"enum": ["promote", "canary", "end-canary", "rollback", "fallback-on",
+                                                 "fallback-off"]},
+            "from_version": nullable_int, "to_version": nullable_int, "detail": obj}},
+        "LifecycleStatus": {"type": "object", "required": [
+            "model", "versions", "servable", "stable", "stable_pinned", "previous", "canary", "percent", "fallback",
+            "audit"], "properties": {
+            "model": string, "versions": {"type": "array", "items": integer, "description": "on disk, oldest first"},
+            "servable": {"type": "array", "items": integer,
+                         "description": "intact, with a variant that passed its gates"},
+            "stable": {**nullable_int, "description": "the stable version in effect"},
+            "stable_pinned": {"type": "boolean", "description": "false: the newest servable version (no promote)"},
+            "previous": {**nullable_int, "description": "what rollback returns to"},
+            "canary": nullable_int, "percent": percent, "fallback": {"type": "boolean"},
+            "audit": {"type": "array", "maxItems": 20, "items": _component("AuditEntry")}}},
+        "PromoteRequest": {"type": "object", "required": ["version"], "additionalProperties": False,
+                           "properties": {"version": version}},
+        "CanaryRequest": {"type": "object", "required": ["version", "percent"], "additionalProperties": False,
+                          "properties": {"version": version, "percent": {
+                              **percent, "description": "the share of clients (sticky per client); 0 ends it"}}},
+        "RollbackRequest": {"type": "object", "additionalProperties": False, "description": "no fields (or no body)"},
+        "FallbackRequest": {"type": "object", "required": ["on"], "additionalProperties": False,
+                            "properties": {"on": {"type": "boolean", "description": "true: the fallback answers"}}},
         "PipelineInfo": {"type": "object", "required": ["pipeline", "models", "backend", "latency_ms"],
                          "properties": {"pipeline": string, "backend": {"const": "server"},
                                         "latency_ms": {"type": "number"},
@@ -514,7 +668,7 @@ def _common_schemas() -> dict[str, Any]:
         "ServerStatus": server_status,
         "ModelSummary": {"type": "object", "required": [
             "name", "version", "versions", "task", "manifest_url", "predict_url", "variants", "recommended",
-            "server"], "properties": {
+            "server", "lifecycle"], "properties": {
             "name": string, "version": integer, "versions": {"type": "array", "items": integer}, "task": string,
             "description": string, "licence": string, "manifest_url": string, "predict_url": string,
             "variants": {"type": "array", "items": {"type": "object", "required": [
@@ -523,10 +677,11 @@ def _common_schemas() -> dict[str, Any]:
                 "backends": {"type": "array", "items": string},
                 "passed": {"type": "object", "additionalProperties": {"type": "boolean"}},
                 "url": {"type": ["string", "null"]}}}},
-            "recommended": obj, "client": obj, "server": _component("ServerStatus")}},
+            "recommended": obj, "client": obj, "server": _component("ServerStatus"),
+            "lifecycle": _component("Lifecycle")}},
         "ModelManifest": {"type": "object", "required": [
             "schema_version", "name", "version", "task", "inputs", "outputs", "request", "response", "variants",
-            "recommended", "urls", "server"], "properties": {
+            "recommended", "urls", "server", "lifecycle"], "properties": {
             "schema_version": integer, "name": string, "version": integer, "task": string,
             "inputs": {"type": "array"}, "outputs": {"type": "array"}, "request": obj, "response": obj,
             "variants": {"type": "array", "items": {"type": "object", "required": ["file", "url"],
@@ -536,7 +691,7 @@ def _common_schemas() -> dict[str, Any]:
             "recommended": obj,
             "urls": {"type": "object", "required": ["manifest", "report", "predict", "v2"], "properties": {
                 k: string for k in ("manifest", "report", "predict", "v2")}},
-            "server": _component("ServerStatus")}},
+            "server": _component("ServerStatus"), "lifecycle": _component("Lifecycle")}},
         "Limits": {"type": "object", "required": [
             "max_upload_bytes", "max_image_pixels", "min_image_side", "max_text_chars", "max_texts"],
             "properties": {k: integer for k in (
