@@ -8,6 +8,13 @@ that takes them from a queue, in batches (one insert for everything queued meanw
 caller does not wait for them. They are written within milliseconds; whatever reads them drains
 the queue first (``/metrics``' drift gauges, ``POST /api/v1/feedback``), and the thread, not a
 daemon, finishes the queue before the process exits (a ``kill -9`` loses what is queued).
+
+The same thread deletes old predictions without feedback (``PREDICTION_DAYS``; feedback on one
+then gets a 404): the first batch a process records starts a purge, and so does the first batch
+``PURGE_EVERY_SECONDS`` after the previous one started. A purge deletes ``PURGE_CHUNK`` rows per
+transaction (``FeedbackDB.purge_chunks``), one chunk after each batch it records, so predictions
+keep being recorded and the database's write lock is never held long. Its errors are logged and
+it tries again at the next purge.
 """
 
 from __future__ import annotations
@@ -15,8 +22,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
@@ -29,6 +38,8 @@ from app.registry import ModelVersion
 log = logging.getLogger("browserml")
 EXTENSION = "browserml_recorder"
 IDLE_SECONDS = 1.0  # the recorder's thread ends after this long without work (a new one starts on demand)
+PURGE_EVERY_SECONDS = 3600.0  # each process purges old predictions at most this often
+PURGE_CHUNK = 10_000  # predictions deleted per transaction
 
 
 @dataclass
@@ -70,6 +81,10 @@ class Recorder:
         self._busy = False
         self._cond = threading.Condition()
         self._thread: tuple[int, threading.Thread] | None = None  # (pid, thread): gunicorn forks
+        self._days = prediction_days(app.config.get("PREDICTION_DAYS"))
+        self._purge: Iterator[int] | None = None  # a purge under way: one chunk after each batch
+        self._purged = 0  # rows the purge under way has deleted
+        self._last_purge: float | None = None  # time.monotonic() when this process last started one
 
     def put(self, item: Item) -> None:
         with self._cond:
@@ -88,19 +103,54 @@ class Recorder:
     def _run(self) -> None:
         while True:
             with self._cond:
-                if not self._cond.wait_for(lambda: bool(self._queue), IDLE_SECONDS):
+                if not self._cond.wait_for(lambda: bool(self._queue) or self._purge is not None, IDLE_SECONDS):
                     self._thread = None
                     return
                 batch, self._queue, self._busy = self._queue, [], True
             try:
                 with self.app.app_context():
-                    self._write(batch)
+                    if batch:
+                        self._write(batch)
+                    self._purge_chunk()
             except Exception as err:  # never let a recording failure end the thread with work queued
                 log.warning("%d predictions not recorded: %s", len(batch), type(err).__name__)
             finally:
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
+
+    def _purge_chunk(self) -> None:
+        """Delete one chunk of old predictions without feedback, starting a purge if one is due."""
+        from app.feedback import feedback_db
+
+        if self._purge is None:
+            now = time.monotonic()
+            if not self._days or (self._last_purge is not None and now - self._last_purge < PURGE_EVERY_SECONDS):
+                return
+            self._last_purge = now
+            before = datetime.now(UTC) - timedelta(days=self._days)
+            self._purge, self._purged = feedback_db().purge_chunks(before, PURGE_CHUNK), 0
+        try:
+            deleted = next(self._purge, None)
+        except Exception as err:  # the predictions are recorded all the same; the next purge tries again
+            log.warning("feedback: old predictions not purged (%s)", type(err).__name__)
+            self._purge = None
+            return
+        if deleted is None:
+            if self._purged:
+                log.info("feedback: purged %d predictions older than %g days without feedback",
+                         self._purged, self._days)
+            self._purge = None
+        else:
+            self._purged += deleted
+
+
+def prediction_days(value: Any) -> float | None:
+    """``PREDICTION_DAYS`` checked: a number of days >= 0; None (and 0): keep every prediction."""
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool) and value >= 0):
+        return value or None
+    raise ValueError(f"BROWSERML_PREDICTION_DAYS is {value!r}; give a number of days >= 0 "
+                     "(0 or null: keep every prediction)")
 
 
 def _write(batch: list[Item]) -> None:

@@ -68,6 +68,9 @@ DEFAULTS: dict[str, Any] = {
     # Feedback and the predictions it refers to (SQLAlchemy URL; Postgres works too):
     # default sqlite:///<MODELS_DIR>/feedback.sqlite.
     "DATABASE_URL": None,
+    # Days an answered prediction is kept for feedback to refer to; older ones without feedback are
+    # deleted (hourly, by each process's recorder: app/answers.py). 0 or None: keep every prediction.
+    "PREDICTION_DAYS": 30,
     # --- Dynamic batching (app/batching.py) ---
     # Concurrent requests for one model variant run as one batch of at most BATCH_MAX_SIZE rows; the
     # oldest waits at most BATCH_MAX_DELAY_MS for company (0: a lone request runs at once). False: off.

@@ -24,6 +24,11 @@ file beside a SQLite file, an advisory lock on Postgres.
 
 ``consented_examples`` is what a retraining command reads: the consented texts with the label
 they should be trained as, oldest first.
+
+``purge_predictions`` deletes old predictions that have no feedback (the host's recorder calls it
+for ``PREDICTION_DAYS``, ``app/answers.py``); predictions with feedback are retraining data and stay.
+It deletes in chunks, each its own short transaction, and finds each chunk in a read of its own
+(index ``predictions_created``, resumed after the previous chunk) so that no writer waits long.
 """
 
 from __future__ import annotations
@@ -48,10 +53,14 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     create_engine,
+    delete,
     event,
+    exists,
     func,
     insert,
+    or_,
     select,
     text,
     update,
@@ -77,6 +86,7 @@ predictions = Table(
     Column("label", String(128), nullable=True),
     Column("source", String(8), nullable=False),
     Column("created", DateTime(timezone=True), nullable=False),
+    Index("predictions_created", "created"),  # what the purge of old predictions walks
 )
 
 feedback = Table(
@@ -244,6 +254,37 @@ class FeedbackDB:
         if row is None:
             return None
         return Prediction(**{**row._asdict(), "created": _utc(row.created)})
+
+    def purge_chunks(self, before: datetime, chunk: int = 10_000) -> Iterator[int]:
+        """Delete the predictions created before ``before`` that have no feedback, oldest first,
+        at most ``chunk`` per transaction: each ``next()`` deletes one chunk and yields how many
+        rows went; it stops when none is left. Feedback given meanwhile keeps its prediction."""
+        no_feedback = ~exists().where(feedback.c.prediction_id == predictions.c.id)
+        after: tuple[datetime, int] | None = None  # (created, id) of the previous chunk's last row
+        while True:
+            query = (select(predictions.c.id, predictions.c.created)
+                     .where(predictions.c.created < _utc(before), no_feedback)
+                     .order_by(predictions.c.created, predictions.c.id).limit(chunk))
+            if after is not None:  # resume there: the rows kept before it are not read again
+                query = query.where(predictions.c.created >= after[0],
+                                    or_(predictions.c.created > after[0],
+                                        and_(predictions.c.created == after[0], predictions.c.id > after[1])))
+            with self.engine.connect() as connection:  # a read: writers go on meanwhile
+                rows = connection.execute(query).all()
+            if not rows:
+                return
+            with self.engine.begin() as connection:  # the write lock, for one chunk
+                deleted = connection.execute(
+                    delete(predictions).where(predictions.c.id.in_([row.id for row in rows]), no_feedback)).rowcount
+            yield deleted
+            if len(rows) < chunk:
+                return
+            after = (rows[-1].created, rows[-1].id)
+
+    def purge_predictions(self, before: datetime, chunk: int = 10_000) -> int:
+        """Delete every prediction created before ``before`` without feedback (see ``purge_chunks``);
+        returns how many were deleted."""
+        return sum(self.purge_chunks(before, chunk))
 
     # --- feedback ------------------------------------------------------------------------------
 

@@ -4,7 +4,9 @@ A server prediction is stored with its request id (no input), and feedback on it
 stored (the text only with consent, never echoed); every bad request is a 4xx JSON saying
 what to do; browser results reported through telemetry take feedback too; the Alembic
 migration builds the schema the code uses, is idempotent, and survives two processes
-migrating one empty database at once; ``consented_examples`` returns what retraining may use.
+migrating one empty database at once, and 0002 (the index on predictions.created) upgrades a
+database with rows; ``consented_examples`` returns what retraining may use; ``PREDICTION_DAYS``:
+old predictions without feedback are purged in chunks by the recorder, at most once an hour.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import create_engine, inspect, select
+from sqlalchemy import create_engine, inspect, select, update
 
 from app.answers import drain
 from harness.catalog import MODELS, ROOT
@@ -260,9 +262,9 @@ def test_the_migration_builds_the_schema_the_code_uses_and_is_idempotent(tmp_pat
     with db.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), metadata) == []
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-    assert db.upgrade() == "0001"  # again: nothing to do
+    assert db.upgrade() == "0002"  # again: nothing to do
     db.record_prediction("r-1", "sentiment", 1, None, "positive", "server")
-    assert db.upgrade() == "0001" and db.counts() == {"predictions": 1, "feedback": 0}
+    assert db.upgrade() == "0002" and db.counts() == {"predictions": 1, "feedback": 0}
     db.dispose()
 
 
@@ -273,11 +275,11 @@ def test_two_processes_migrating_one_empty_database_at_once_both_succeed(tmp_pat
             for _ in range(2)]
     outputs = [run.communicate(timeout=120)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
-    assert all("at revision 0001" in out for out in outputs)
+    assert all("at revision 0002" in out for out in outputs)
     engine = create_engine(url)
     assert {"predictions", "feedback", "alembic_version"} <= set(inspect(engine).get_table_names())
     with engine.connect() as connection:
-        assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
+        assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").fetchall() == [("0002",)]
     engine.dispose()
 
 
@@ -304,3 +306,121 @@ def test_consented_examples_are_the_consented_texts_with_their_labels_oldest_fir
     assert consented_examples(url, "sentiment", since=datetime.now(UTC) - timedelta(minutes=5))[0] == (
         "loved it", "positive")
     db.dispose()
+
+
+def test_a_database_at_0001_with_rows_upgrades_to_0002_keeping_them_and_downgrades_back(tmp_path):
+    from alembic import command
+
+    from lifecycle.feedback import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    db = open_feedback_db(url, migrate=False)
+    with db.engine.begin() as connection:  # the schema as 0001 left it
+        config = alembic_config(url)
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    db.record_prediction("r-1", "sentiment", 1, None, "positive", "server")
+    db.give_feedback(db.prediction("r-1"), True, None, "positive", "kept text")
+    assert "predictions_created" not in {index["name"] for index in inspect(db.engine).get_indexes("predictions")}
+    assert db.upgrade() == "0002"
+    assert db.counts() == {"predictions": 1, "feedback": 1}
+    assert consented_examples(url, "sentiment") == [("kept text", "positive")]
+    assert "predictions_created" in {index["name"] for index in inspect(db.engine).get_indexes("predictions")}
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0001")
+    assert "predictions_created" not in {index["name"] for index in inspect(db.engine).get_indexes("predictions")}
+    assert db.counts() == {"predictions": 1, "feedback": 1}
+    db.dispose()
+
+
+# --- Retention (PREDICTION_DAYS) ------------------------------------------------------------------------
+
+def backdate(db, request_ids: list[str], days: float) -> None:
+    """Make predictions look ``days`` old, as the SQL a month of waiting would leave."""
+    with db.engine.begin() as connection:
+        connection.execute(update(predictions).where(predictions.c.request_id.in_(request_ids))
+                           .values(created=datetime.now(UTC) - timedelta(days=days)))
+
+
+def stored_ids(db) -> set[str]:
+    with db.engine.connect() as connection:
+        return set(connection.execute(select(predictions.c.request_id)).scalars())
+
+
+def test_old_predictions_without_feedback_are_purged_and_those_with_feedback_or_recent_are_kept(tmp_path):
+    url = f"sqlite:///{tmp_path / 'purge.sqlite'}"
+    db = open_feedback_db(url)
+    ids = ["old-plain", "old-feedback", "new-plain", "new-feedback"]
+    db.record_predictions([{"request_id": r, "model": "sentiment", "version": 1, "variant": None,
+                            "label": "positive", "source": "server"} for r in ids])
+    backdate(db, ["old-plain", "old-feedback"], days=40)
+    for request_id in ("old-feedback", "new-feedback"):
+        db.give_feedback(db.prediction(request_id), False, None, "negative", f"text of {request_id}")
+    assert db.purge_predictions(datetime.now(UTC) - timedelta(days=30)) == 1
+    assert stored_ids(db) == {"old-feedback", "new-plain", "new-feedback"}
+    assert consented_examples(url, "sentiment") == [("text of old-feedback", "negative"),
+                                                    ("text of new-feedback", "negative")]
+    assert db.purge_predictions(datetime.now(UTC) - timedelta(days=30)) == 0  # again: nothing left to do
+    db.dispose()
+
+
+def test_the_purge_deletes_in_chunks_until_every_old_prediction_is_gone(tmp_path):
+    db = open_feedback_db(f"sqlite:///{tmp_path / 'chunks.sqlite'}")
+    ids = [f"r-{i:02d}" for i in range(27)]  # one batch: they all share one created time
+    db.record_predictions([{"request_id": r, "model": "sentiment", "version": 1, "variant": None,
+                            "label": None, "source": "server"} for r in ids])
+    for request_id in ("r-03", "r-13"):  # kept in the middle of the chunks
+        db.give_feedback(db.prediction(request_id), True, None, None, None)
+    backdate(db, ids, days=2)
+    assert list(db.purge_chunks(datetime.now(UTC) - timedelta(days=1), chunk=4)) == [4, 4, 4, 4, 4, 4, 1]
+    assert stored_ids(db) == {"r-03", "r-13"} and db.counts() == {"predictions": 2, "feedback": 2}
+    db.dispose()
+
+
+def retention_app(tmp_path, **config):
+    from app import create_app
+
+    return create_app({"MODELS_DIR": str(MODELS), "TESTING": True, "RATE_LIMIT_PREDICT": None,
+                       "DATABASE_URL": f"sqlite:///{tmp_path / 'feedback.sqlite'}",
+                       "LIFECYCLE_DB": str(tmp_path / "lifecycle.sqlite"), "JOBS_DB": str(tmp_path / "jobs.sqlite"),
+                       **config})
+
+
+def test_the_recorder_purges_old_predictions_once_an_hour_and_feedback_on_them_is_404(tmp_path, monkeypatch):
+    app = retention_app(tmp_path, PREDICTION_DAYS=30)
+    client, db = app.test_client(), app.extensions["browserml_feedback"]
+    db.record_predictions([{"request_id": r, "model": "sentiment", "version": 1, "variant": None,
+                            "label": "positive", "source": "server"} for r in ("month-old", "kept", "week-old")])
+    db.give_feedback(db.prediction("kept"), True, None, "positive", None)
+    backdate(db, ["month-old", "kept"], days=31)
+    backdate(db, ["week-old"], days=7)
+    first = predict(client, "sentiment", text="A fine day")  # the first batch of a process purges
+    assert stored_ids(db) == {"kept", "week-old", first["request_id"]}
+    gone = {"model": "sentiment", "version": 1, "request_id": "month-old", "correct": True}
+    error_of(client.post(URL, json=gone), 404)  # purged: as unknown as a request id never seen
+
+    db.record_prediction("late", "sentiment", 1, None, "positive", "server")
+    backdate(db, ["late"], days=31)
+    second = predict(client, "sentiment", text="A fine day")  # within the hour: no purge
+    assert {"late", second["request_id"]} <= stored_ids(db)
+    monkeypatch.setattr("app.answers.PURGE_EVERY_SECONDS", 0.0)
+    third = predict(client, "sentiment", text="A fine day")
+    assert stored_ids(db) == {"kept", "week-old", first["request_id"], second["request_id"], third["request_id"]}
+    db.dispose()
+
+
+@pytest.mark.parametrize("days", [0, None])
+def test_prediction_days_0_or_null_keeps_every_prediction(tmp_path, days):
+    app = retention_app(tmp_path, PREDICTION_DAYS=days)
+    client, db = app.test_client(), app.extensions["browserml_feedback"]
+    db.record_prediction("years-old", "sentiment", 1, None, "positive", "server")
+    backdate(db, ["years-old"], days=3000)
+    result = predict(client, "sentiment", text="A fine day")
+    assert stored_ids(db) == {"years-old", result["request_id"]}
+    db.dispose()
+
+
+def test_a_prediction_days_that_is_not_a_number_of_days_stops_start_up(tmp_path):
+    with pytest.raises(ValueError, match="BROWSERML_PREDICTION_DAYS is 'a month'; give a number of days"):
+        retention_app(tmp_path, PREDICTION_DAYS="a month")
