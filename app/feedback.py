@@ -18,7 +18,8 @@ A caller then says what it thinks of a result::
 
 201 with the stored feedback (200 when it replaces an earlier feedback on the same
 prediction). Unknown fields, a label the model does not have, text without consent or for
-an image model: 422 saying what to send; an unknown request id: 404; a request id of another
+an image model: 422 saying what to send; an unknown request id (or one of a prediction without feedback
+deleted after ``PREDICTION_DAYS``): 404; a request id of another
 model or version: 422. With ``BROWSERML_AUTH=keys`` the route needs the predict scope (a key
 or the page session), as predict does. Counted as ``browserml_feedback_total{model,version,verdict}``.
 
