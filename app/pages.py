@@ -27,11 +27,21 @@ def _dist() -> Path:
     return (PROJECT_ROOT / current_app.config["FRONTEND_DIST"]).resolve()
 
 
+# Set explicitly rather than from the system's MIME table: Chromium compiles wasm while it
+# downloads (WebAssembly.instantiateStreaming) and caches the compiled code only for
+# ``application/wasm``; module workers and ORT Web's glue need a JavaScript type for .mjs.
+CONTENT_TYPES = {".wasm": "application/wasm", ".mjs": "text/javascript; charset=utf-8"}
+
+
+def _content_type(file: str) -> str:
+    return CONTENT_TYPES.get(Path(file).suffix) or mimetypes.guess_type(file)[0] or "application/octet-stream"
+
+
 def _precompressed(dist: Path, file: str) -> Response:
     """``file.gz`` (written by the build) sent as ``file`` with ``Content-Encoding: gzip``."""
     response = send_from_directory(dist, f"{file}.gz", max_age=0)
     response.headers["Content-Encoding"] = "gzip"
-    response.headers["Content-Type"] = mimetypes.guess_type(file)[0] or "application/octet-stream"
+    response.headers["Content-Type"] = _content_type(file)
     response.headers["Vary"] = "Accept-Encoding"
     return response
 
@@ -62,6 +72,8 @@ def frontend_file(file: str, folder: str) -> Response:
         response = _precompressed(dist, file)
     else:
         response = send_from_directory(dist, file, max_age=0)
+        if Path(file).suffix in CONTENT_TYPES:
+            response.headers["Content-Type"] = CONTENT_TYPES[Path(file).suffix]
     # Hashed build outputs never change; everything else is revalidated.
     if file.startswith("assets/"):
         response.headers["Cache-Control"] = "public, max-age=31536000, immutable"

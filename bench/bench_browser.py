@@ -1,14 +1,16 @@
 """The browser runtime against native ONNX Runtime: latency, cold and warm start, bundle sizes.
 
-    .venv/bin/python bench/bench_browser.py [--runs 20] [--warmup 5] [--skip-start] [--skip-latency] [model ...]
+    .venv/bin/python bench/bench_browser.py [--runs 20] [--warmup 5] [--skip-start] [--skip-latency]
+        [--skip-breakdown] [--baseline-dist DIR] [model ...]
 
 Needs the converted catalog (``make models``), the built frontend (``make frontend``)
 and Debian's Chromium (``/usr/bin/chromium``, or ``BROWSERML_CHROMIUM``). One
 Chromium is launched (Playwright, the flags of ``harness/chromium.py``) and measures
 everything; the host runs in this process twice, on free ports: ``create_app()``
-(COOP/COEP, cross-origin isolated: the runtime picks min(cores, 4) WASM threads,
-2 on a 2-core machine) and ``create_app({"CROSS_ORIGIN_ISOLATION": False})``
-(not isolated: 1 thread). Inputs are ``harness.browser.catalog_samples()``.
+(COOP/COEP, cross-origin isolated; the page is told it has 4 cores, for which the
+runtime picks 2 WASM threads: on this machine's own 2 cores it picks 1) and
+``create_app({"CROSS_ORIGIN_ISOLATION": False})`` (not isolated: 1 thread).
+Inputs are ``harness.browser.catalog_samples()``.
 
 What is printed, in the order it is measured (each path in its own block: on a
 small machine, a thread pool that has just run spins for a while and steals the
@@ -27,7 +29,7 @@ cores from whatever runs next, so paths are never interleaved run by run):
    same way. "same" says whether the browser's and native results agree under
    the browser tests' tolerances (``harness.browser.assert_agrees``).
 2. Cold and warm start per model (its recommended variant, ``loadModel(name)``,
-   2 threads): cold = a fresh browser context (empty HTTP cache and Cache
+   the runtime's own thread count: 1 on 2 cores): cold = a fresh browser context (empty HTTP cache and Cache
    Storage), warm = a second navigation in that context (artifacts from Cache
    Storage: ``model.fromCache`` must be true; the library and ORT Web come from
    the HTTP cache, revalidated). Times are taken in the page with
@@ -40,6 +42,14 @@ cores from whatever runs next, so paths are never interleaved run by run):
    the runtime's own Cache Storage is measured. The host is on localhost: no
    network time is in these numbers.
 3. Bundle sizes of ``frontend/dist``: raw and gzip -9 bytes (no timing).
+4. Where a ``run()`` goes, per image model (``loadModel(name, {backend: "wasm"})``, 2
+   threads, isolated), from a PNG Blob and from an ImageData made once on the page:
+   ``run()`` on the page, the worker's ``latency_ms``, the gap between them, and the
+   steps of ``model.lastTimings`` (page input, messaging both ways, pixels, prepare,
+   ONNX Runtime, finish). With ``--baseline-dist DIR`` (an earlier ``vite build
+   --outDir DIR``) the same is measured on that build too, served by a third host,
+   in alternating blocks (baseline, current, baseline, current) of one Chromium, so
+   a before/after is one run; a build without ``lastTimings`` shows totals only.
 
 Numbers come from one run on a machine that may be busy; read ratios, not
 absolute milliseconds, and run it again before trusting a small difference.
@@ -139,11 +149,44 @@ async ({name, input}) => {
 """ % INPUT_JS
 
 
+BREAKDOWN_JS = """
+async ({name, input, kind, warmup, runs}) => {
+  const toArg = %s;
+  const lib = await import('/lib/browserml.js');
+  const model = await lib.loadModel(name, {backend: 'wasm'});
+  let arg = toArg(input);
+  if (kind === 'imagedata') {      // decoded once, outside the timing: a camera or canvas app's input
+    const bitmap = await createImageBitmap(arg);
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const context = canvas.getContext('2d');
+    context.drawImage(bitmap, 0, 0);
+    arg = context.getImageData(0, 0, bitmap.width, bitmap.height);
+  }
+  for (let i = 0; i < warmup; i++) await model.run(arg);
+  const rows = [];
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    const result = await model.run(arg);
+    rows.push({total: performance.now() - started, latency: result.latency_ms, steps: model.lastTimings ?? null});
+  }
+  const info = {backend: model.backend, variant: model.variant, threads: model.threads};
+  await model.dispose();
+  return {rows, info};
+}
+""" % INPUT_JS
+
+BREAKDOWN_MODELS = ("face-detector", "emotion", "imagenet")
+BREAKDOWN_INPUTS = ("blob", "imagedata")
+STEPS = ("input", "toWorker", "pixels", "prepare", "infer", "finish", "fromWorker")
+
+
 # --- Setup -------------------------------------------------------------------------------
 
-def bench_app(isolated: bool):
+def bench_app(isolated: bool, dist: Path | None = None):
     """The host as ``browserml serve`` builds it, plus a blank page to run the library from."""
     config: dict[str, Any] = {"MODELS_DIR": str(MODELS)}
+    if dist is not None:
+        config["FRONTEND_DIST"] = str(dist)
     if not isolated:
         config["CROSS_ORIGIN_ISOLATION"] = False
     flask_app = create_app(config)
@@ -195,6 +238,11 @@ def browser_block(browser, url: str, cases: list[Case], key: str, threads: int, 
                   warmup: int, runs: int) -> None:
     """Every case in one page of a fresh context at ``url``: load, warm up, time, dispose."""
     context = browser.new_context()
+    if threads > 1:
+        # The runtime gives a 2-core device 1 thread (half the cores): the page is told it has
+        # 2 * threads cores, so that the isolated block runs ``threads`` threads on this machine.
+        context.add_init_script(
+            f"Object.defineProperty(Navigator.prototype, 'hardwareConcurrency', {{get: () => {2 * threads}}})")
     page = context.new_page()
     page.goto(f"{url}{BLANK}?sw=off")
     try:
@@ -289,6 +337,40 @@ def start_block(browser, url: str, names: list[str], samples: dict[str, Sample])
     return rows
 
 
+# --- 4. Where a run() goes ----------------------------------------------------------------
+
+def breakdown_block(browser, url: str, build: str, names: list[str], samples: dict[str, Sample],
+                    warmup: int, runs: int, into: dict[tuple[str, str, str], list[dict[str, Any]]]) -> None:
+    """Every (model, input kind) in one page of a fresh context at ``url``; rows appended to ``into``."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{url}{BLANK}?sw=off")
+    try:
+        for name in names:
+            for kind in BREAKDOWN_INPUTS:
+                print(f"  breakdown {build}: {name} {kind}", file=sys.stderr, flush=True)
+                answer = page.evaluate(BREAKDOWN_JS, {"name": name, "input": samples[name].js_input(), "kind": kind,
+                                                      "warmup": warmup, "runs": runs})
+                into.setdefault((name, kind, build), []).extend(answer["rows"])
+    finally:
+        context.close()
+
+
+def print_breakdown(rows: dict[tuple[str, str, str], list[dict[str, Any]]], runs: int) -> None:
+    print(f"\n4. Where a run() goes, wasm 2 threads, recommended wasm variant, median of {runs} runs per block "
+          "(ms). run() = model.run on the page; latency = latency_ms (the worker); gap = run() - latency; "
+          "steps from model.lastTimings: input = page side (Blob: decode to an ImageBitmap), to/from = "
+          "messaging, pixels = bitmap to RGBA in the worker, prepare, infer = session.run, finish")
+    out = []
+    for (name, kind, build), values in rows.items():
+        med = {key: median([r[key] for r in values]) for key in ("total", "latency")}
+        gap = median([r["total"] - r["latency"] for r in values])
+        steps = [median([r["steps"][s] for r in values]) if all(r["steps"] for r in values) else float("nan")
+                 for s in STEPS]
+        out.append((name, kind, build, ms(med["total"]), ms(med["latency"]), ms(gap), *[ms(v) for v in steps]))
+    table(("model", "input", "build", "run()", "latency", "gap", *STEPS), out, left=3)
+
+
 # --- 3. Bundle sizes ----------------------------------------------------------------------
 
 IMPORT_RE = re.compile(r"""(?:\bfrom\s*|\bimport\s*\(?\s*)["'](\.{1,2}/[^"']+\.m?js)["']""")
@@ -380,7 +462,7 @@ def print_latency(cases: list[Case], warmup: int, runs: int) -> None:
 
 
 def print_starts(rows: list[dict[str, Any]]) -> None:
-    print("\n2. Cold and warm start, recommended variant, 2 threads (ms since navigation start, "
+    print("\n2. Cold and warm start, recommended variant, the runtime's threads (ms since navigation start, "
           "performance.timeOrigin, measured in the page; blank same-origin page, ?sw=off, localhost). "
           "page = document ready to script; import = /lib/browserml.js imported; "
           "loadModel = manifest + artifacts + session; first run = the first model.run")
@@ -438,6 +520,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=5, help="untimed runs first (default 5)")
     parser.add_argument("--skip-latency", action="store_true", help="no latency tables (1.)")
     parser.add_argument("--skip-start", action="store_true", help="no cold/warm start table (2.)")
+    parser.add_argument("--skip-breakdown", action="store_true", help="no run() breakdown (4.)")
+    parser.add_argument("--baseline-dist", type=Path, default=None,
+                        help="an earlier build (vite build --outDir DIR) to measure the breakdown on too")
     parser.add_argument("models", nargs="*", help=f"catalog models (default: {' '.join(CATALOG)})")
     args = parser.parse_args(argv)
     names = args.models or CATALOG
@@ -457,8 +542,13 @@ def main(argv: list[str] | None = None) -> int:
     cases = [Case(registry.resolve(name), v["file"], v["bytes"], samples[name])
              for name in names for v in wasm_variants(registry.resolve(name))]
     load_before = load_average()
+    if args.baseline_dist is not None and not (args.baseline_dist / "lib" / "browserml.js").is_file():
+        parser.error(f"{args.baseline_dist} holds no lib/browserml.js; build one with vite build --outDir DIR")
     isolated_site = LiveServer(bench_app(isolated=True))
     plain_site = LiveServer(bench_app(isolated=False))
+    baseline_site = LiveServer(bench_app(isolated=True, dist=args.baseline_dist)) if args.baseline_dist else None
+    breakdown_names = [n for n in BREAKDOWN_MODELS if n in names]
+    breakdown: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     starts: list[dict[str, Any]] = []
     try:
         with sync_playwright() as playwright:
@@ -472,11 +562,21 @@ def main(argv: list[str] | None = None) -> int:
                     native_block(cases, 2, args.warmup, args.runs)
                 if not args.skip_start:
                     starts = start_block(browser, isolated_site.url, names, samples)
+                if not args.skip_breakdown and breakdown_names:
+                    sites = [("current", isolated_site)]
+                    if baseline_site:
+                        sites.insert(0, ("baseline", baseline_site))
+                    for _ in range(2 if baseline_site else 1):  # alternate blocks: machine drift hits both
+                        for build, site in sites:
+                            breakdown_block(browser, site.url, build, breakdown_names, samples,
+                                            args.warmup, args.runs, breakdown)
             finally:
                 browser.close()
     finally:
         isolated_site.close()
         plain_site.close()
+        if baseline_site:
+            baseline_site.close()
 
     print(header())
     print(f"load average (1, 5, 15 min) before: {load_before}; after: {load_average()}")
@@ -487,6 +587,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_start:
         print_starts(starts)
     print_bundles()
+    if breakdown:
+        print_breakdown(breakdown, args.runs)
     failed = any(case.errors for case in cases) or any(r["kind"] == "error" for r in starts)
     return 1 if failed else 0
 

@@ -8,6 +8,10 @@
  * ONNX Runtime Web is resolved with the "onnxruntime-web-use-extern-wasm"
  * condition: its glue .mjs and .wasm are loaded from /ort/ at run time
  * instead of being bundled, so WASM threads start from their own file.
+ * Two builds, one per backend (the worker imports the one it needs): the
+ * plain WASM build (`onnxruntime-web/wasm`) and the jsep build (the default
+ * entry, WebGPU). The service worker precaches only the plain one; the jsep
+ * files are cached the first time a WebGPU worker fetches them.
  */
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -18,7 +22,14 @@ import { defaultClientConditions, type Plugin } from "vite";
 import { defineConfig } from "vitest/config";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const ORT_FILES = ["ort-wasm-simd-threaded.jsep.mjs", "ort-wasm-simd-threaded.jsep.wasm"];
+const ORT_FILES = [
+  "ort-wasm-simd-threaded.mjs", // onnxruntime-web/wasm: every WASM worker
+  "ort-wasm-simd-threaded.wasm",
+  "ort-wasm-simd-threaded.jsep.mjs", // onnxruntime-web (jsep): WebGPU workers only
+  "ort-wasm-simd-threaded.jsep.wasm",
+];
+/** Files the service worker does not precache: a page that never uses WebGPU never downloads them. */
+const ON_DEMAND = /^\/ort\/ort-wasm-simd-threaded\.jsep\./;
 
 function copyOrtWasm(): Plugin {
   return {
@@ -38,7 +49,7 @@ function copyOrtWasm(): Plugin {
   };
 }
 
-/** Every file of the build the app needs offline, for the service worker to precache. */
+/** Every file of the build the app needs offline (WASM), for the service worker to precache. */
 function writeShellList(): Plugin {
   const walk = (dir: string): string[] =>
     readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
@@ -54,6 +65,7 @@ function writeShellList(): Plugin {
         const files = walk(out)
           .map((file) => "/" + relative(out, file).split("\\").join("/"))
           .filter((url) => !/\.(map|gz)$/.test(url) && url !== "/sw.js" && url !== "/shell.json")
+          .filter((url) => !ON_DEMAND.test(url))
           .map((url) => (url === "/index.html" ? "/" : url))
           .sort();
         writeFileSync(join(out, "shell.json"), JSON.stringify(files, null, 1));
@@ -77,6 +89,11 @@ export default defineConfig({
     target: "es2022",
     sourcemap: true,
     chunkSizeWarningLimit: 1024,
+    // The worker imports ONNX Runtime Web dynamically (one build per backend): Vite's preload
+    // helper for such imports adds <link rel=modulepreload> to `document`, which a worker has not.
+    modulePreload: {
+      resolveDependencies: (_file, deps, { hostId }) => (hostId === FIXED_NAMES.worker ? [] : deps),
+    },
     rollupOptions: {
       input: {
         index: resolve(here, "index.html"),

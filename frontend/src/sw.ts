@@ -11,8 +11,10 @@ const sw = self as unknown as ServiceWorkerGlobalScope;
 const SHELL_CACHE = "browserml-shell-v1";
 
 // Precache the whole build (listed in /shell.json at build time: the page, the
-// runtime, hashed bundles and ONNX Runtime Web's wasm), so the second visit
-// works offline no matter which files the first visit happened to request.
+// runtime, hashed bundles and ONNX Runtime Web's plain WASM build), so the second
+// visit works offline no matter which files the first visit happened to request.
+// The jsep build (WebGPU only, 28 MB) is left out of the list: a WASM page never
+// downloads it; a WebGPU worker's first fetch of it is cached below (cacheFirst).
 sw.addEventListener("install", (event: ExtendableEvent) => {
   event.waitUntil(
     (async () => {

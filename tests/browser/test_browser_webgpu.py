@@ -18,10 +18,14 @@ SMALL = ["face-detector", "emotion"]
 
 @pytest.mark.parametrize("name", SMALL)
 def test_forced_webgpu_runs_small_models_like_the_server(page, site, name):
+    wasm = {}
+    page.context.on("response", lambda r: r.url.endswith(".wasm") and wasm.update({r.url: r.headers["content-type"]}))
     page.goto(f"{site.url}/?sw=off")
     _, info = check_model(page, site.url, name, SAMPLES[name], backend="webgpu", variant="model.onnx")
     assert info["backend"] == "webgpu", info
     assert info["reason"].startswith("WebGPU on")
+    # WebGPU runs on ONNX Runtime Web's jsep build (the demo app's own WASM models on the plain one).
+    assert wasm.get(f"{site.url}/ort/ort-wasm-simd-threaded.jsep.wasm") == "application/wasm", wasm
 
 
 def test_fp16_without_shader_f16_falls_back_to_wasm_and_says_why(page, site):

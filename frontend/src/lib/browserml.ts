@@ -44,6 +44,7 @@ import {
 import { type Collector, flushShared, planFallbacks, telemetryFor } from "../runtime/telemetry.js"; // telemetry
 import { predictionsEvent, sendReport, TELEMETRY_PATH } from "../runtime/telemetry.js"; // feedback
 import type { RunResult, WorkerApi, WorkerInput } from "../runtime/worker.js";
+import type { PixelsLike } from "../tasks/types.js";
 import { type AssetRole, assetRoles } from "../tasks/assets.js";
 import { IMAGE_TASKS } from "../tasks/index.js";
 import type { PipelineManifest as GeneratedPipelineManifest } from "../tasks/pipeline.generated.js";
@@ -105,7 +106,15 @@ const LOAD_OPTION_CHECKS: { readonly [K in keyof Required<LoadOptions & { task: 
   task: oneOf(TASK_NAMES),
 };
 
-export type ImageInput = HTMLImageElement | HTMLCanvasElement | ImageBitmap | ImageData | Blob | string | URL;
+export type ImageInput =
+  | HTMLImageElement
+  | HTMLCanvasElement
+  | ImageBitmap
+  | ImageData
+  | VideoFrame
+  | Blob
+  | string
+  | URL;
 export type TextInput = string | string[];
 
 /** What `run` takes, by task. */
@@ -173,6 +182,29 @@ export type RunResultOf<T extends TaskName> = TaskResults[T] & RunInfo;
 export interface RunOptions {
   /** Send this input to the server even if the model runs locally. */
   server?: boolean;
+  /**
+   * Hand the input itself to the worker instead of a copy: an ImageBitmap or VideoFrame is
+   * transferred (closed here), an ImageData's buffer is transferred (detached here). For inputs
+   * the caller is done with, e.g. one camera frame per run: it saves a copy of the pixels.
+   */
+  transfer?: boolean;
+}
+
+/** Where the last on-device `run` spent its time, in ms (`model.lastTimings`). */
+export interface RunTimings {
+  /** On the page: turning the input into what the worker reads (decoding a Blob, copying a bitmap). */
+  input: number;
+  /** From posting the input to the worker starting on it. */
+  toWorker: number;
+  /** In the worker: reading pixels, prepare, ONNX Runtime, finish (`latency_ms` is their sum). */
+  pixels: number;
+  prepare: number;
+  infer: number;
+  finish: number;
+  /** From the worker's answer to the page having it. */
+  fromWorker: number;
+  /** `run` from call to result, telemetry bookkeeping included. */
+  total: number;
 }
 
 /** The manifest as `GET /api/v1/models/<name>` returns it: artifacts carry their URLs. */
@@ -275,6 +307,8 @@ export class Model<T extends TaskName = TaskName> {
   private readonly serverVariant: string | null;
   private remote: Comlink.Remote<WorkerApi> | null;
   private readonly telemetry: Collector | null; // telemetry: null when off
+  /** Where the last run on this device spent its time (null before one, or when the server answered). */
+  lastTimings: RunTimings | null = null;
 
   constructor(init: {
     manifest: ManifestWithUrls;
@@ -310,9 +344,13 @@ export class Model<T extends TaskName = TaskName> {
 
   /** The task result for `input`, with where and how fast it was computed. */
   async run(input: TaskInputs[T], options: RunOptions = {}): Promise<RunResultOf<T>> {
+    const started = performance.now();
+    this.lastTimings = null;
     const result = await this.runAny(input, options);
     this.telemetry?.recordRun({ host: this.host, model: this.name }, result); // telemetry
     if (result.backend !== "server") this.telemetry?.recordPrediction({ host: this.host, model: this.name }, result);
+    const timings = this.lastTimings as RunTimings | null; // set by runAny for a run on this device
+    if (timings) timings.total = performance.now() - started;
     return result as unknown as RunResultOf<T>;
   }
 
@@ -364,11 +402,27 @@ export class Model<T extends TaskName = TaskName> {
   private async runAny(input: ImageInput | TextInput, options: RunOptions): Promise<Record<string, unknown>> {
     const isImage = IMAGE_TASKS.has(this.manifest.task);
     if (this.backend !== "server" && this.remote && !options.server) {
+      let handedOver = false; // the input itself went to the worker (`transfer`): nothing left to send the server
       try {
-        const local = isImage ? await toBitmap(input as ImageInput) : checkText(input);
-        // Bitmaps are transferred (no copy); strings are cloned.
-        const payload: WorkerInput = local instanceof ImageBitmap ? Comlink.transfer(local, [local]) : local;
+        const started = performance.now();
+        const [local, transfers] = isImage ? await toWorkerImage(input as ImageInput, options.transfer === true) : [checkText(input), []];
+        // Bitmaps, frames and owned pixel buffers are transferred (no copy); strings are cloned.
+        const payload = transfers.length ? Comlink.transfer(local, transfers) : local;
+        handedOver = options.transfer === true && transfers.length > 0;
+        const posted = performance.now();
         const answer: RunResult = await this.remote.run(this.key, payload);
+        const returned = performance.now();
+        const { timings: t } = answer;
+        this.lastTimings = {
+          input: posted - started,
+          toWorker: t.received - (performance.timeOrigin + posted),
+          pixels: t.pixels,
+          prepare: t.prepare,
+          infer: t.infer,
+          finish: t.finish,
+          fromWorker: performance.timeOrigin + returned - t.done,
+          total: returned - started,
+        };
         return this.describe(answer.result, this.backend, this.variant, answer.latencyMs);
       } catch (err) {
         if (err instanceof InputError) throw err;
@@ -379,6 +433,7 @@ export class Model<T extends TaskName = TaskName> {
         this.backend = "server";
         this.variant = this.manifest.recommended.server;
         this.reason = "server (fallback after a failure)";
+        if (handedOver) throw new Error(`${this.fallbackReason}; this input was transferred, run it again`);
       }
     }
     return this.runOnServer(input, isImage);
@@ -470,6 +525,32 @@ async function toBitmap(input: ImageInput): Promise<ImageBitmap> {
     if (err instanceof InputError) throw err;
     throw new InputError(`this input cannot be decoded as an image (${String(err)}); use a JPEG, PNG or WebP`);
   }
+}
+
+/**
+ * An image input as the worker takes it, with what to transfer: pixels are read once, in the
+ * worker. An ImageData goes as it is (cloned by postMessage: one copy, or none with `transfer`),
+ * a VideoFrame as a clone of its handle (or itself), an ImageBitmap as a copy (or itself);
+ * anything else is decoded here to an ImageBitmap (off the main thread in Chromium).
+ */
+async function toWorkerImage(input: ImageInput, transfer: boolean): Promise<[WorkerInput, Transferable[]]> {
+  if (typeof ImageData !== "undefined" && input instanceof ImageData) {
+    if (!transfer) return [input, []];
+    const pixels: PixelsLike = { data: input.data, width: input.width, height: input.height };
+    return [pixels, [input.data.buffer]];
+  }
+  if (typeof VideoFrame !== "undefined" && input instanceof VideoFrame) {
+    let frame: VideoFrame;
+    try {
+      frame = transfer ? input : input.clone();
+    } catch (err) {
+      throw new InputError(`this VideoFrame cannot be read (${String(err)}); is it closed?`);
+    }
+    return [frame, [frame]];
+  }
+  if (transfer && input instanceof ImageBitmap) return [input, [input]];
+  const bitmap = await toBitmap(input);
+  return [bitmap, [bitmap]];
 }
 
 async function toBlob(input: ImageInput): Promise<Blob> {
@@ -653,7 +734,8 @@ export class Pipeline {
       const faces = [];
       for (const detection of found.faces) {
         const crop = await cropBox(source, detection.box, this.manifest.crop.margin);
-        faces.push({ ...detection, [this.manifest.attach_as]: await this.classifier.run(crop) });
+        // The crop is this pipeline's own: handed to the worker, not copied again.
+        faces.push({ ...detection, [this.manifest.attach_as]: await this.classifier.run(crop, { transfer: true }) });
       }
       return { ...found, faces, pipeline: this.manifest.name };
     } finally {

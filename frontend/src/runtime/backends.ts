@@ -30,13 +30,27 @@ export interface Plan {
   skipped: string[];
 }
 
-/** Most threads worth using: ORT Web's default is 1 on 2 cores, so we set it ourselves. */
+/** Most WASM threads worth using (ORT Web's own cap). */
 export const MAX_THREADS = 4;
 /** Memory a model needs at load, as a multiple of its file size (download, copy, session, arena). */
 export const MEMORY_FACTOR = 8;
 
+/**
+ * WASM threads: 1 without cross-origin isolation (no SharedArrayBuffer), else half the cores,
+ * rounded up, at most MAX_THREADS (ORT Web's own default, written out so `model.threads` says it):
+ * 1 on 2 cores, 2 on 3-4, 3 on 5-6, 4 from 7. The other half is left to the page, the worker's
+ * JavaScript (pre/post-processing), ORT's spinning pool threads and the browser.
+ * Measured on 2 cores (bench/bench_ort_builds.py part 2: Chromium, isolated page, model.run
+ * median ms, 1 vs 2 threads): with the cores busy (load average 8) 1 thread won everywhere:
+ * face-detector 5.8 vs 8.4, emotion 1.39 vs 1.42, imagenet int8 52.9 vs 92.0, sentiment int8
+ * 19.7 vs 26.5; with one core mostly free (load average 2) face-detector 5.8 vs 5.5 and emotion
+ * 1.35 vs 1.44 were even, imagenet 50.2 vs 29.4 and sentiment 18.9 vs 15.0 lost (bench/README.md).
+ * One thread is never much slower on the small models that run continuously (the faces page),
+ * and is 1.4-1.7x faster on every model when the 2 cores have other work.
+ */
 export function wasmThreads(device: Device): number {
-  return device.crossOriginIsolated ? Math.max(1, Math.min(device.cores, MAX_THREADS)) : 1;
+  if (!device.crossOriginIsolated) return 1;
+  return Math.max(1, Math.min(MAX_THREADS, Math.ceil(device.cores / 2)));
 }
 
 type ClientBackend = "webgpu" | "wasm";
@@ -206,7 +220,7 @@ export function planBackends(
           threads > 1
             ? `WASM with ${threads} threads (cross-origin isolated)`
             : device.crossOriginIsolated
-              ? "WASM with 1 thread (one core)"
+              ? `WASM with 1 thread (${device.cores} core${device.cores === 1 ? "" : "s"}: one thread runs faster)`
               : "WASM with 1 thread (the page is not cross-origin isolated, so no threads)",
       });
     }

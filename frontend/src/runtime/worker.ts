@@ -8,7 +8,7 @@
  */
 
 import * as Comlink from "comlink";
-import * as ort from "onnxruntime-web";
+import type * as Ort from "onnxruntime-web";
 
 import { type AssetRole, assetRoles, loadAssets, type TaskAssets } from "../tasks/assets.js";
 import { taskModule, TEXT_TASKS } from "../tasks/index.js";
@@ -35,22 +35,57 @@ export interface LoadResult {
   fromCache: boolean;
 }
 
-export type WorkerInput = ImageBitmap | PixelsLike | string | string[];
+/**
+ * What `run` takes: an ImageBitmap or a VideoFrame (transferred by the page: the worker closes
+ * it), RGBA pixels (an ImageData, or its buffer transferred), or text.
+ */
+export type WorkerInput = ImageBitmap | VideoFrame | PixelsLike | string | string[];
+
+/** Where a run's time went in the worker, in ms. */
+export interface RunTimings {
+  /** Reading the input's pixels (drawing a bitmap or frame and reading it back; 0 for pixels). */
+  pixels: number;
+  /** The task's prepare (colour, resize, normalisation; tokenisation for text). */
+  prepare: number;
+  /** ONNX Runtime's session.run, with the wait for the run queue. */
+  infer: number;
+  /** The task's finish (post-processing). */
+  finish: number;
+  /** When the worker began and ended the call, in ms since the epoch (`performance.timeOrigin +
+   * performance.now()`, on the same clock as the page's), to split the page's round trip. */
+  received: number;
+  done: number;
+}
 
 export interface RunResult {
   result: Record<string, unknown>;
-  /** Pre-processing + inference + post-processing, in ms. */
+  /** Pre-processing (pixels included) + inference + post-processing, in ms. */
   latencyMs: number;
+  timings: RunTimings;
 }
 
 interface Loaded {
-  session: ort.InferenceSession;
+  session: Ort.InferenceSession;
   manifest: Manifest;
   assets: TaskAssets;
 }
 
 const loaded = new Map<string, Loaded>();
 let setupDone: WorkerSetup | null = null;
+
+/**
+ * ONNX Runtime Web, the build for this worker's backend, imported by `setup()`. A WASM worker
+ * imports `onnxruntime-web/wasm` (ort-wasm-simd-threaded.mjs/.wasm, 14 MB, no ASYNCIFY); only
+ * a WebGPU worker imports the default entry, the jsep build (ort-wasm-simd-threaded.jsep.*,
+ * 28 MB, WebGPU + WASM kernels, ASYNCIFY). Same steady-state WASM kernels, but in Chromium the
+ * jsep build reaches its steady speed only after seconds of inference (bench/README.md), and a
+ * WASM page no longer downloads it at all.
+ */
+let ort: typeof Ort;
+
+async function importOrt(backend: WorkerSetup["backend"]): Promise<typeof Ort> {
+  return backend === "webgpu" ? import("onnxruntime-web") : import("onnxruntime-web/wasm");
+}
 
 // ORT Web runs one call at a time per wasm instance (concurrent runs fail with
 // "Session already started" / "Session mismatch"), and this worker serves several
@@ -62,17 +97,42 @@ function exclusive<T>(work: () => Promise<T>): Promise<T> {
   return next;
 }
 
-function toPixels(input: ImageBitmap | PixelsLike): PixelsLike {
-  if (!(typeof ImageBitmap !== "undefined" && input instanceof ImageBitmap)) return input as PixelsLike;
-  const canvas = new OffscreenCanvas(input.width, input.height);
-  const context = canvas.getContext("2d", { willReadFrequently: true });
-  if (!context) throw new Error("OffscreenCanvas 2D is unavailable in this worker");
-  context.drawImage(input, 0, 0);
-  return context.getImageData(0, 0, input.width, input.height);
+/** One canvas for every run (resized when the input's size changes): read-back friendly. */
+let canvas: OffscreenCanvas | null = null;
+let canvasContext: OffscreenCanvasRenderingContext2D | null = null;
+
+function drawingContext(width: number, height: number): OffscreenCanvasRenderingContext2D {
+  if (!canvas || !canvasContext) {
+    canvas = new OffscreenCanvas(width, height);
+    canvasContext = canvas.getContext("2d", { willReadFrequently: true });
+    if (!canvasContext) throw new Error("OffscreenCanvas 2D is unavailable in this worker");
+  } else if (canvas.width !== width || canvas.height !== height) {
+    canvas.width = width; // resizing clears it
+    canvas.height = height;
+  } else {
+    canvasContext.clearRect(0, 0, width, height); // a transparent input must not show the last one
+  }
+  return canvasContext;
 }
 
-function toOrtFeeds(feeds: Feeds): Record<string, ort.Tensor> {
-  const out: Record<string, ort.Tensor> = {};
+/** The input's RGBA pixels: pixels as they came; a bitmap or frame drawn once, read back, closed. */
+function toPixels(input: ImageBitmap | VideoFrame | PixelsLike): PixelsLike {
+  const isFrame = typeof VideoFrame !== "undefined" && input instanceof VideoFrame;
+  if (!isFrame && !(typeof ImageBitmap !== "undefined" && input instanceof ImageBitmap)) return input as PixelsLike;
+  const source = input as ImageBitmap | VideoFrame;
+  try {
+    const width = isFrame ? (source as VideoFrame).displayWidth : (source as ImageBitmap).width;
+    const height = isFrame ? (source as VideoFrame).displayHeight : (source as ImageBitmap).height;
+    const context = drawingContext(width, height);
+    context.drawImage(source, 0, 0);
+    return context.getImageData(0, 0, width, height);
+  } finally {
+    source.close(); // transferred to this worker: it is ours to free, now rather than at GC
+  }
+}
+
+function toOrtFeeds(feeds: Feeds): Record<string, Ort.Tensor> {
+  const out: Record<string, Ort.Tensor> = {};
   for (const [name, feed] of Object.entries(feeds)) out[name] = new ort.Tensor(feed.type, feed.data, feed.dims);
   return out;
 }
@@ -97,17 +157,25 @@ function warmUpInput(manifest: Manifest): WorkerInput {
   return { data, width, height };
 }
 
-/** prepare -> session.run -> finish, outputs in the manifest's order. */
-async function runTask(entry: Loaded, input: WorkerInput): Promise<Record<string, unknown>> {
+/** pixels -> prepare -> session.run -> finish, outputs in the manifest's order, timed. */
+async function runTask(
+  entry: Loaded,
+  input: WorkerInput,
+): Promise<{ result: Record<string, unknown>; timings: RunTimings }> {
+  const received = performance.timeOrigin + performance.now();
   const task = taskModule(entry.manifest.task);
+  const t0 = performance.now();
   const sample = typeof input === "string" || Array.isArray(input) ? input : toPixels(input);
+  const t1 = performance.now();
   const manifest = entry.manifest as TaskManifest;
   // Each task module checks its own input kind; the union is narrowed there.
   const { feeds, context } = (task.prepare as (i: unknown, m: TaskManifest, a: TaskAssets) => {
     feeds: Feeds;
     context: unknown;
   })(sample, manifest, entry.assets);
+  const t2 = performance.now();
   const outputs = await exclusive(() => entry.session.run(toOrtFeeds(feeds)));
+  const t3 = performance.now();
   const ordered = entry.manifest.outputs.map((spec) => {
     const tensor = outputs[spec.name];
     if (!tensor) throw new Error(`the model produced no output named ${spec.name}`);
@@ -120,13 +188,16 @@ async function runTask(entry: Loaded, input: WorkerInput): Promise<Record<string
     entry.assets,
   );
   for (const tensor of Object.values(outputs)) tensor.dispose();
-  return result;
+  const t4 = performance.now();
+  const timings = { pixels: t1 - t0, prepare: t2 - t1, infer: t3 - t2, finish: t4 - t3, received, done: performance.timeOrigin + t4 };
+  return { result, timings };
 }
 
 const api = {
-  /** Configure ONNX Runtime Web for this worker (once). */
-  setup(setup: WorkerSetup): void {
+  /** Import and configure ONNX Runtime Web for this worker's backend (once). */
+  async setup(setup: WorkerSetup): Promise<void> {
     if (setupDone) return;
+    ort = await importOrt(setup.backend);
     ort.env.wasm.wasmPaths = setup.wasmPaths;
     ort.env.wasm.numThreads = setup.backend === "wasm" ? setup.threads : 1;
     ort.env.wasm.proxy = false; // we already are the worker
@@ -170,8 +241,8 @@ const api = {
     const entry = loaded.get(key);
     if (!entry) throw new Error(`model ${key} is not loaded in this worker`);
     const started = performance.now();
-    const result = await runTask(entry, input);
-    return { result, latencyMs: performance.now() - started };
+    const { result, timings } = await runTask(entry, input);
+    return { result, latencyMs: performance.now() - started, timings };
   },
 
   async dispose(key: string): Promise<void> {

@@ -8,11 +8,12 @@
  * - `letterbox`: scale the long side to the target, pad the rest with black,
  *   centred (keeps the aspect ratio; boxes map back through the `Letterbox`).
  *
- * Every resize mode scales with `resample` (pillow_resample.ts), a port of
- * Pillow 13's BILINEAR resampler, so the browser's tensors equal the server's.
+ * Every resize mode scales with Pillow 13's BILINEAR resampler (pillow_resample.ts), so the
+ * browser's tensors equal the server's: `resize` runs the reference steps (`resample`, then the
+ * crop or the padding), `toTensor` the same integers in one go (`resampleRows`).
  */
 
-import { resample } from "./pillow_resample.js";
+import { type Plane, resample, resampleRows } from "./pillow_resample.js";
 import { roundHalfEven } from "./rounding.js";
 import type { Colour, Feed, ImagePreprocess, Layout, PixelsLike, ResizeMode } from "./types.js";
 
@@ -67,19 +68,30 @@ function pasteOnBlack(image: Raster, width: number, height: number, x: number, y
   return { data: out, width, height, channels };
 }
 
-/** Resize `image` to `size` = [height, width] with `mode`; return it and its mapping. */
-export function resize(
-  image: Raster,
-  size: readonly [number, number],
-  mode: string,
-): { image: Raster; letterbox: Letterbox } {
+/**
+ * Where a `srcW` x `srcH` image goes in a model input of `size` = [height, width] with `mode`:
+ * the size it is resampled to, the window of that kept (`left`, `top`: a centre crop), where
+ * the window lands in the input (`padX`, `padY`: a letterbox) and the mapping back.
+ */
+export interface Placement {
+  readonly resizedWidth: number;
+  readonly resizedHeight: number;
+  readonly left: number;
+  readonly top: number;
+  readonly width: number;
+  readonly height: number;
+  readonly padX: number;
+  readonly padY: number;
+  readonly letterbox: Letterbox;
+}
+
+export function placement(srcW: number, srcH: number, size: readonly [number, number], mode: string): Placement {
   const [height, width] = size;
-  const { width: srcW, height: srcH } = image;
   if (mode === "stretch") {
     // Non-uniform scale: a single Letterbox cannot describe it for boxes, so
     // stretch is only offered to classification tasks.
     return {
-      image: resample(image, width, height),
+      resizedWidth: width, resizedHeight: height, left: 0, top: 0, width, height, padX: 0, padY: 0,
       letterbox: new Letterbox(srcW, srcH, width / srcW, 0, 0),
     };
   }
@@ -90,7 +102,7 @@ export function resize(
     const left = Math.floor((newW - width) / 2);
     const top = Math.floor((newH - height) / 2);
     return {
-      image: crop(resample(image, newW, newH), left, top, width, height),
+      resizedWidth: newW, resizedHeight: newH, left, top, width, height, padX: 0, padY: 0,
       letterbox: new Letterbox(srcW, srcH, scale, -left, -top),
     };
   }
@@ -101,11 +113,30 @@ export function resize(
     const padX = Math.floor((width - newW) / 2);
     const padY = Math.floor((height - newH) / 2);
     return {
-      image: pasteOnBlack(resample(image, newW, newH), width, height, padX, padY),
+      resizedWidth: newW, resizedHeight: newH, left: 0, top: 0, width: newW, height: newH, padX, padY,
       letterbox: new Letterbox(srcW, srcH, scale, padX, padY),
     };
   }
   throw new Error(`preprocess.resize is ${JSON.stringify(mode)}; allowed: ${RESIZE_MODES.join(", ")}`);
+}
+
+/**
+ * Resize `image` to `size` = [height, width] with `mode`; return it and its mapping. The
+ * reference path, step by step as Python runs it (`toTensor` computes the same bytes in one go).
+ */
+export function resize(
+  image: Raster,
+  size: readonly [number, number],
+  mode: string,
+): { image: Raster; letterbox: Letterbox } {
+  const [height, width] = size;
+  const at = placement(image.width, image.height, size, mode);
+  const resized = resample(image, at.resizedWidth, at.resizedHeight);
+  if (mode === "center-crop") return { image: crop(resized, at.left, at.top, width, height), letterbox: at.letterbox };
+  if (mode === "letterbox") {
+    return { image: pasteOnBlack(resized, width, height, at.padX, at.padY), letterbox: at.letterbox };
+  }
+  return { image: resized, letterbox: at.letterbox };
 }
 
 // ---------------------------------------------------------------- colour
@@ -199,29 +230,121 @@ export function imagePreprocess(spec: Partial<ImagePreprocess>): Required<ImageP
   };
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** Every alpha is 255 (then compositing over black changes nothing). */
+function opaque(data: Uint8ClampedArray | Uint8Array, count: number): boolean {
+  if (LITTLE_ENDIAN && data.byteOffset % 4 === 0) {
+    const words = new Uint32Array(data.buffer, data.byteOffset, count);
+    for (let i = 0; i < count; i++) if (words[i]! < 0xff000000) return false;
+    return true;
+  }
+  for (let i = 3; i < count * 4; i += 4) if (data[i] !== 255) return false;
+  return true;
+}
+
+let planeScratch = new Uint8Array(0);
+
+/**
+ * `toColour` as a `Plane` for `resampleRows`, with the same bytes: an opaque RGBA image is read
+ * in place as RGB (no copy); otherwise the composited pixels go to memory reused across calls.
+ */
+function toPlane(pixels: PixelsLike, colour: Colour): Plane {
+  const { data, width, height } = pixels;
+  if (data.length !== width * height * 4) {
+    throw new Error(
+      `pixels hold ${data.length} bytes; a ${width}x${height} RGBA image needs ${width * height * 4}`,
+    );
+  }
+  const count = width * height;
+  const solid = opaque(data, count);
+  if (colour === "RGB" && solid) return { data, width, height, channels: 3, stride: 4 };
+  const channels = colour === "RGB" ? 3 : 1;
+  if (planeScratch.length < count * channels) planeScratch = new Uint8Array(count * channels);
+  const out = planeScratch;
+  if (colour === "RGB") {
+    for (let i = 0, p = 0; i < count; i++, p += 4) {
+      const a = data[p + 3]!;
+      out[i * 3] = premultiply(data[p]!, a);
+      out[i * 3 + 1] = premultiply(data[p + 1]!, a);
+      out[i * 3 + 2] = premultiply(data[p + 2]!, a);
+    }
+    return { data: out, width, height, channels: 3, stride: 3 };
+  }
+  for (let i = 0, p = 0; i < count; i++, p += 4) {
+    let r = data[p]!;
+    let g = data[p + 1]!;
+    let b = data[p + 2]!;
+    if (!solid) {
+      const a = data[p + 3]!;
+      r = premultiply(r, a);
+      g = premultiply(g, a);
+      b = premultiply(b, a);
+    }
+    out[i] = (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16;
+  }
+  return { data: out, width, height, channels: 1, stride: 1 };
+}
+
 /**
  * Turn RGBA pixels (an `ImageData`) into a normalised float32 batch of one, as
  * `spec` (manifest.preprocess) says: colour, resize, (x - mean) / std, layout.
+ *
+ * The same float32 values as the reference steps (`toColour`, `resize`, then the normalisation
+ * per value), computed in one go: the pixels are read in place, only the kept window is resized
+ * (`resampleRows`), each row goes straight into the tensor through a 256-entry table per channel
+ * (the normalisation of every byte value, computed as the reference computes it), and the
+ * letterbox's padding is the table's value for 0.
  */
 export function toTensor(
   pixels: PixelsLike,
   spec: Partial<ImagePreprocess>,
 ): { tensor: Feed & { type: "float32" }; letterbox: Letterbox } {
   const { size, resize: mode, colour, layout, mean, std } = imagePreprocess(spec);
-  const { image, letterbox } = resize(toColour(pixels, colour), size, mode);
-  const { width, height, channels, data } = image;
+  const at = placement(pixels.width, pixels.height, size, mode);
+  const plane = toPlane(pixels, colour);
+  const channels = plane.channels;
   const means = perChannel(mean, channels, "mean");
   const stds = perChannel(std, channels, "std");
-  const out = new Float32Array(width * height * channels);
-  const plane = width * height;
-  for (let p = 0; p < plane; p++) {
-    for (let c = 0; c < channels; c++) {
+  const table = new Float32Array(channels * 256);
+  for (let c = 0; c < channels; c++) {
+    for (let v = 0; v < 256; v++) {
       // float32 operands, as numpy computes it; float64 division then one
       // rounding to float32 gives the same correctly rounded quotient.
-      const value = Math.fround(data[p * channels + c]! - means[c]!) / stds[c]!;
-      out[layout === "NCHW" ? c * plane + p : p * channels + c] = value;
+      table[c * 256 + v] = Math.fround(v - means[c]!) / stds[c]!;
     }
   }
-  const dims = layout === "NCHW" ? [1, channels, height, width] : [1, height, width, channels];
-  return { tensor: { type: "float32", data: out, dims }, letterbox };
+  const [height, width] = size;
+  const area = width * height;
+  const out = new Float32Array(area * channels);
+  const nchw = layout === "NCHW";
+  if (at.width !== width || at.height !== height) {
+    for (let c = 0; c < channels; c++) {
+      const black = table[c * 256]!;
+      if (nchw) out.fill(black, c * area, (c + 1) * area);
+      else for (let i = c; i < out.length; i += channels) out[i] = black;
+    }
+  }
+  const window = { left: at.left, top: at.top, width: at.width, height: at.height };
+  const rowWidth = at.width;
+  resampleRows(plane, at.resizedWidth, at.resizedHeight, window, (row, y) => {
+    const start = (at.padY + y) * width + at.padX; // first pixel of this row in the input
+    if (channels === 1) {
+      for (let x = 0; x < rowWidth; x++) out[start + x] = table[row[x]!]!;
+    } else if (nchw) {
+      for (let x = 0, i = 0; x < rowWidth; x++, i += 3) {
+        out[start + x] = table[row[i]!]!;
+        out[area + start + x] = table[256 + row[i + 1]!]!;
+        out[2 * area + start + x] = table[512 + row[i + 2]!]!;
+      }
+    } else {
+      for (let i = 0, o = start * 3; i < rowWidth * 3; i += 3, o += 3) {
+        out[o] = table[row[i]!]!;
+        out[o + 1] = table[256 + row[i + 1]!]!;
+        out[o + 2] = table[512 + row[i + 2]!]!;
+      }
+    }
+  });
+  const dims = nchw ? [1, channels, height, width] : [1, height, width, channels];
+  return { tensor: { type: "float32", data: out, dims }, letterbox: at.letterbox };
 }

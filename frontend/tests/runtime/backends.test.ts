@@ -6,7 +6,7 @@
 
 import { describe, expect, it } from "vitest";
 
-import { planBackends } from "../../src/runtime/backends.js";
+import { planBackends, wasmThreads } from "../../src/runtime/backends.js";
 import type { Device } from "../../src/runtime/device.js";
 import { OptionError } from "../../src/runtime/options.js";
 import type { Manifest } from "../../src/tasks/types.js";
@@ -63,10 +63,14 @@ describe("planBackends", () => {
     expect(plan.skipped[0]).toContain("shader-f16");
   });
 
-  it("uses one thread without cross-origin isolation, and at most 4", () => {
-    expect(planBackends(manifest(), device({ crossOriginIsolated: false })).candidates[1]?.threads).toBe(1);
-    expect(planBackends(manifest(), device({ cores: 2 })).candidates[1]?.threads).toBe(2);
-    expect(planBackends(manifest(), device({ cores: 64 })).candidates[1]?.threads).toBe(4);
+  it("uses one thread without cross-origin isolation, else half the cores (1 on 2 cores), at most 4", () => {
+    const threads = (d: Partial<Device>) => planBackends(manifest(), device(d)).candidates[1]?.threads;
+    expect(threads({ crossOriginIsolated: false })).toBe(1);
+    expect(threads({ crossOriginIsolated: false, cores: 16 })).toBe(1);
+    expect([1, 2, 3, 4, 5, 6, 7, 8, 64].map((cores) => threads({ cores }))).toEqual([1, 1, 2, 2, 3, 3, 4, 4, 4]);
+    expect(wasmThreads(device({ cores: 0 }))).toBe(1); // hardwareConcurrency unknown: probeDevice reads 1
+    const reason = planBackends(manifest(), device({ cores: 2 })).candidates[1]?.reason;
+    expect(reason).toBe("WASM with 1 thread (2 cores: one thread runs faster)");
   });
 
   it("sends the recommended variant to the server when the device has too little memory, and says why", () => {
