@@ -50,7 +50,7 @@ from app.errors import ApiError
 from app.inference import SessionPool, run_task
 from app.registry import ModelVersion, Registry
 from app.request_log import served
-from lifecycle.sqlite import use_wal
+from lifecycle.sqlite import connect
 
 log = logging.getLogger("browserml")
 
@@ -108,10 +108,7 @@ class JobTable:
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-            use_wal(db)
-            db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db = db
+            db = self._local.db = connect(self.path)
         return db
 
     def add(self, job_id: str, owner: str | None) -> None:

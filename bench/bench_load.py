@@ -55,15 +55,10 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.bench_batching import TEXTS
 from bench.bench_predict import photo_for
 from harness.live_server import serve, start_redis
 
-TEXTS = [
-    "The service was slow and the food was cold, but the dessert made up for it.",
-    "Great film.",
-    "I would not recommend this to anyone: the plot is thin and the acting is wooden throughout.",
-    "An absolute joy from start to finish.",
-]
 TYPES = ["face-detector", "imagenet", "emotion", "sentiment", "catalog", "artifact", "v2-infer"]
 BOUNDARY = "browserml-bench-load"
 

@@ -50,6 +50,7 @@ from flask import send_file  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.registry import Registry  # noqa: E402
+from bench.bench_browser import table  # noqa: E402
 from harness.browser import catalog_samples  # noqa: E402
 from harness.catalog import MODELS  # noqa: E402
 from harness.chromium import CHROMIUM, CHROMIUM_FLAGS  # noqa: E402
@@ -201,15 +202,6 @@ def summarise(answer: dict[str, Any]) -> dict[str, Any]:
     reached = next((k for k in range(1, total + 1) if second(k) <= 1.25 * steady), total)
     return {"ready": answer["ready"], "first": runs[0][1], "seconds": [second(k) for k in SECONDS_SHOWN],
             "steady": steady, "reached": start + 1000 * (reached - 1), "runs": len(runs)}
-
-
-def table(header: tuple[str, ...], rows: list[tuple[str, ...]], left: int = 2) -> None:
-    lines = [header, *rows]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    for i, line in enumerate(lines):
-        print("  ".join(c.ljust(w) if j < left else c.rjust(w) for j, (c, w) in enumerate(zip(line, widths))))
-        if i == 0:
-            print("  ".join("-" * w for w in widths))
 
 
 def part_builds(browser, site: LiveServer, registry: Registry, threads: int, seconds: float) -> None:

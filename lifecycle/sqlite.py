@@ -28,3 +28,13 @@ def use_wal(cursor: Any, wait: float = WAL_WAIT_SECONDS) -> None:
             if "locked" not in str(err) or time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
+
+
+def connect(path: Any) -> sqlite3.Connection:
+    """A connection to the SQLite file ``path`` as the embedded stores use it: autocommit (they
+    open their own transactions), a 10 s busy timeout, WAL, ``synchronous=NORMAL``. One per thread:
+    sqlite3 connections are not shared across threads."""
+    db = sqlite3.connect(path, timeout=10, isolation_level=None)
+    use_wal(db)
+    db.execute("PRAGMA synchronous=NORMAL")
+    return db

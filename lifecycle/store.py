@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from lifecycle.sqlite import use_wal
+from lifecycle.sqlite import connect
 
 EMPTY_STATE: dict[str, Any] = {"stable": None, "history": [], "canary": None, "percent": 0.0, "fallback": False}
 AUDIT_KEEP = 10_000  # audit entries kept in Redis (SQLite keeps all)
@@ -92,10 +92,7 @@ class SqliteStore:
         """One connection per thread (sqlite3 connections are not shared across threads)."""
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-            use_wal(db)
-            db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db = db
+            db = self._local.db = connect(self.path)
         return db
 
     def state(self, model: str) -> dict[str, Any]:
