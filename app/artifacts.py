@@ -14,7 +14,6 @@ from werkzeug.wrappers import Response
 
 from app import host_state
 from app.errors import ApiError
-from contract.integrity import sha256_file
 
 bp = Blueprint("artifacts", __name__)
 
@@ -41,11 +40,7 @@ def artifact(name: str, version: str, file: str) -> Response:
     if item.kind == "weights" and not item.passed:
         raise ApiError(404, f"{file} of {name} v{model.version} did not pass its gates in the browser "
                             f"and is not served; see /models/{name}/{model.version}/report.md.")
-    try:  # checked at start by the registry; the file may have changed on disk since (cheap: cached by mtime)
-        intact = sha256_file(item.path) == item.sha256
-    except OSError:
-        intact = False
-    if not intact:
+    if item.changed_to() is not None:  # checked at start by the registry; it may have changed on disk since
         raise ApiError(503, f"{file} of {name} v{model.version} changed on disk since the host started and is not "
                             "served; the operator must restore it or convert the model again.")
     suffix = "." + file.rsplit(".", 1)[-1] if "." in file else ""

@@ -32,7 +32,6 @@ from app.metrics import record_session
 from app.registry import ModelVersion, Registry
 from app.remote import BackendError, Backends, RemoteSession, remote_session
 from contract import selfcheck
-from contract.integrity import sha256_file
 from contract.native_runtime import session_options
 from contract.tasks import task_module
 
@@ -142,11 +141,8 @@ class SessionPool:
                 if self._missing:
                     _warn_once(self._missing)
                 artifact = model.artifacts[file]
-                try:  # the registry checked it at start; the file may have changed on disk since
-                    found = sha256_file(artifact.path)
-                except OSError as err:
-                    found = f"unreadable ({type(err).__name__})"
-                if found != artifact.sha256:
+                found = artifact.changed_to()  # the registry checked it at start; it may have changed since
+                if found is not None:
                     self._refuse(key, f"{model.name} v{model.version} {file} changed on disk since the host started: "
                                       f"sha256 {found[:16]}..., the manifest says {artifact.sha256[:16]}.... "
                                       "Restore the file or convert the model again (browserml convert).")

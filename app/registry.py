@@ -46,6 +46,16 @@ class Artifact:
     kind: str  # "weights" (a variant), "asset" (e.g. tokenizer.json), "selfcheck" or "meta" (manifest, report)
     passed: bool = True  # for weights: did the variant pass its gates in the browser (so it may be served)
 
+    def changed_to(self) -> str | None:
+        """None while the file on disk still has the sha256 the registry checked at start; else what it
+        has now: its sha256, or "unreadable (<error>)". Cheap: ``sha256_file`` remembers a file by its
+        size and modification time."""
+        try:
+            found = sha256_file(self.path)
+        except OSError as err:
+            return f"unreadable ({type(err).__name__})"
+        return None if found == self.sha256 else found
+
 
 @dataclass
 class ModelVersion:

@@ -9,7 +9,8 @@ image bytes, no text, no query string. ``BROWSERML_LOG_LEVEL`` sets the level.
 Every response also carries ``Server-Timing`` (the W3C header browsers' developer tools and
 ``PerformanceResourceTiming.serverTiming`` read): ``app`` is the time inside the app, from the
 first to the last hook, and views add their own steps with ``timing`` (predict: ``input``, reading
-and decoding the upload; ``infer``, prepare + ONNX Runtime + finish, or the cache lookup on a hit).
+and decoding the upload; ``cache``, hashing the input and the lookup; ``infer``, prepare + ONNX
+Runtime + finish, absent on a cache hit).
 ``bench/bench_predict.py`` reads it to tell the host's own cost from the model's.
 """
 

@@ -1,4 +1,4 @@
-"""SQLite settings shared by the lifecycle state and the feedback store."""
+"""SQLite settings shared by the embedded stores: the lifecycle state, the feedback store and the job table."""
 
 from __future__ import annotations
 
