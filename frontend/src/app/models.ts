@@ -4,7 +4,7 @@
  * its status panel kept current while it loads and after each run.
  */
 
-import { type BackendChoice, loadModel, type Model } from "../lib/browserml.js";
+import { BACKEND_CHOICES, type BackendChoice, loadModel, type Model } from "../lib/browserml.js";
 import { $ } from "./dom.js";
 import { explain } from "./errors.js";
 import { describeModel, renderStatus, statusBox } from "./status.js";
@@ -23,7 +23,7 @@ function backendChoice(): BackendChoice {
  * backend, forget the models loaded so far and call `onChange`.
  */
 export function wireBackendChoice(forced: string | null, onChange: () => void): void {
-  if (forced && ["auto", "webgpu", "wasm", "server"].includes(forced)) backendSelect.value = forced;
+  if (forced && (BACKEND_CHOICES as readonly string[]).includes(forced)) backendSelect.value = forced;
   backendSelect.addEventListener("change", () => {
     models.clear();
     onChange();

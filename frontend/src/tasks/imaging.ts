@@ -168,24 +168,35 @@ export function premultiply(colour: number, alpha: number): number {
  * rounds where the documented R*299/1000 + G*587/1000 + B*114/1000 truncates.
  */
 export function toColour(pixels: PixelsLike, colour: Colour): Raster {
+  const count = pixelCount(pixels);
+  const channels = colour === "RGB" ? 3 : 1;
+  const out = new Uint8Array(count * channels);
+  colourInto(pixels.data, count, colour, out);
+  return { data: out, width: pixels.width, height: pixels.height, channels };
+}
+
+/** Width x height of RGBA `pixels`, after checking that their bytes are that many pixels. */
+function pixelCount(pixels: PixelsLike): number {
   const { data, width, height } = pixels;
   if (data.length !== width * height * 4) {
     throw new Error(
       `pixels hold ${data.length} bytes; a ${width}x${height} RGBA image needs ${width * height * 4}`,
     );
   }
-  const count = width * height;
+  return width * height;
+}
+
+/** `toColour`'s bytes for `count` RGBA pixels of `data`, written into `out`. */
+function colourInto(data: Uint8ClampedArray | Uint8Array, count: number, colour: Colour, out: Uint8Array): void {
   if (colour === "RGB") {
-    const out = new Uint8Array(count * 3);
     for (let i = 0; i < count; i++) {
       const a = data[i * 4 + 3]!;
       out[i * 3] = premultiply(data[i * 4]!, a);
       out[i * 3 + 1] = premultiply(data[i * 4 + 1]!, a);
       out[i * 3 + 2] = premultiply(data[i * 4 + 2]!, a);
     }
-    return { data: out, width, height, channels: 3 };
+    return;
   }
-  const out = new Uint8Array(count);
   for (let i = 0; i < count; i++) {
     const a = data[i * 4 + 3]!;
     const r = premultiply(data[i * 4]!, a);
@@ -193,7 +204,6 @@ export function toColour(pixels: PixelsLike, colour: Colour): Raster {
     const b = premultiply(data[i * 4 + 2]!, a);
     out[i] = (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16;
   }
-  return { data: out, width, height, channels: 1 };
 }
 
 // ---------------------------------------------------------------- tensor
@@ -251,39 +261,12 @@ let planeScratch = new Uint8Array(0);
  */
 function toPlane(pixels: PixelsLike, colour: Colour): Plane {
   const { data, width, height } = pixels;
-  if (data.length !== width * height * 4) {
-    throw new Error(
-      `pixels hold ${data.length} bytes; a ${width}x${height} RGBA image needs ${width * height * 4}`,
-    );
-  }
-  const count = width * height;
-  const solid = opaque(data, count);
-  if (colour === "RGB" && solid) return { data, width, height, channels: 3, stride: 4 };
+  const count = pixelCount(pixels);
+  if (colour === "RGB" && opaque(data, count)) return { data, width, height, channels: 3, stride: 4 };
   const channels = colour === "RGB" ? 3 : 1;
   if (planeScratch.length < count * channels) planeScratch = new Uint8Array(count * channels);
-  const out = planeScratch;
-  if (colour === "RGB") {
-    for (let i = 0, p = 0; i < count; i++, p += 4) {
-      const a = data[p + 3]!;
-      out[i * 3] = premultiply(data[p]!, a);
-      out[i * 3 + 1] = premultiply(data[p + 1]!, a);
-      out[i * 3 + 2] = premultiply(data[p + 2]!, a);
-    }
-    return { data: out, width, height, channels: 3, stride: 3 };
-  }
-  for (let i = 0, p = 0; i < count; i++, p += 4) {
-    let r = data[p]!;
-    let g = data[p + 1]!;
-    let b = data[p + 2]!;
-    if (!solid) {
-      const a = data[p + 3]!;
-      r = premultiply(r, a);
-      g = premultiply(g, a);
-      b = premultiply(b, a);
-    }
-    out[i] = (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16;
-  }
-  return { data: out, width, height, channels: 1, stride: 1 };
+  colourInto(data, count, colour, planeScratch);
+  return { data: planeScratch, width, height, channels, stride: channels };
 }
 
 /**
