@@ -39,6 +39,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from app.config import DEFAULTS
 from app.metrics import record_batch
 from app.registry import ModelVersion
 
@@ -135,10 +136,12 @@ class Batcher:
     def from_config(cls, config: Mapping[str, Any]) -> Batcher | None:
         """``BATCHING`` (on by default), ``BATCH_MAX_SIZE``, ``BATCH_MAX_DELAY_MS`` (each a number, or
         ``{"<model>": number}`` for some models); None when off."""
-        if not config.get("BATCHING", True):
+        if not config.get("BATCHING", DEFAULTS["BATCHING"]):
             return None
-        size, sizes = per_model(config.get("BATCH_MAX_SIZE", 16), "BATCH_MAX_SIZE", 16)
-        delay, delays = per_model(config.get("BATCH_MAX_DELAY_MS", 0), "BATCH_MAX_DELAY_MS", 0)
+        size, sizes = per_model(config.get("BATCH_MAX_SIZE", DEFAULTS["BATCH_MAX_SIZE"]), "BATCH_MAX_SIZE",
+                                DEFAULTS["BATCH_MAX_SIZE"])
+        delay, delays = per_model(config.get("BATCH_MAX_DELAY_MS", DEFAULTS["BATCH_MAX_DELAY_MS"]),
+                                  "BATCH_MAX_DELAY_MS", DEFAULTS["BATCH_MAX_DELAY_MS"])
         return cls(int(size), delay / 1000, {m: int(v) for m, v in sizes.items()},
                    {m: v / 1000 for m, v in delays.items()})
 
