@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 NODE_STAMP := frontend/node_modules/.installed
 DIST   := frontend/dist/index.html
 FRONTEND_SOURCES := $(shell find frontend/src -type f) frontend/index.html frontend/vite.config.ts frontend/tsconfig.json
@@ -16,7 +17,7 @@ run: models frontend
 	$(BIN)/browserml models list
 	$(BIN)/browserml serve --host 127.0.0.1 --port 8000
 
-test: models frontend chromium redis
+test: models frontend chromium redis $(BENCH_STAMP)
 	$(BIN)/python -m ruff check app contract convert cli lifecycle tests bench harness
 	$(BIN)/python -m mypy
 	cd frontend && npm run --silent types:check && npm run --silent typecheck && npm test --silent
@@ -30,6 +31,12 @@ $(STAMP): pyproject.toml requirements/constraints.txt requirements/sources.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[convert,test]'
 	$(BIN)/python -m pip install --quiet --no-deps -c requirements/constraints.txt -r requirements/sources.txt
+	touch $@
+
+# The peer benchmark's Python side (MediaPipe's TFLite metadata schema): only `make test` needs it,
+# for tests/browser/test_peers_agree.py; `make run` does not.
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[bench]'
 	touch $@
 
 # Converting again with nothing changed reuses the existing versions (same fingerprint).

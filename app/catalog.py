@@ -89,9 +89,44 @@ def model_manifest(name: str) -> dict[str, Any]:
         "predict": f"/api/v1/models/{model.name}/predict",
         "v2": f"/v2/models/{model.name}/versions/{model.version}",
     }
+    if "backbone" in manifest:
+        manifest["backbone"] = _backbone_with_urls(model)
     manifest["server"] = host_state().pool.status(model)
     manifest["lifecycle"] = describe(model.name, arm)
     return manifest
+
+
+def _backbone_with_urls(model: ModelVersion) -> dict[str, Any]:
+    """The manifest's ``backbone`` section with URLs: the head's, and per split the backbone model's
+    own variant file (its version as the manifest names it), or null and ``unavailable`` saying why
+    (the browser then loads the composed variant, and says so)."""
+    section = model.manifest["backbone"]
+    name, version = section["model"], section["version"]
+    backbone: ModelVersion | None = None
+    missing = None
+    try:
+        backbone = host_state().registry.resolve(name, version)
+    except ApiError as err:
+        missing = f"{name} v{version} is not served by this host ({err.message})"
+    head_ok = model.artifacts.get(section["head"]["file"])
+    splits = []
+    for split in section["splits"]:
+        why = missing
+        if why is None and not passes_in_browser(split):
+            why = "the split did not pass its gates in the browser"
+        if why is None and (head_ok is None or not head_ok.passed or model.server_only):
+            why = f"{section['head']['file']} is not served"
+        if why is None and backbone is not None:
+            entry = next((v for v in backbone.manifest["variants"] if v["file"] == split["backbone_file"]), None)
+            if entry is None or entry["sha256"] != split["backbone_sha256"]:
+                sha = split["backbone_sha256"][:12]
+                why = f"{name} v{version} has no {split['backbone_file']} with sha256 {sha}..."
+            elif _variant_summary(backbone, entry)["url"] is None:
+                why = f"{name} v{version} does not serve {split['backbone_file']} to browsers"
+        url = artifact_url(backbone, split["backbone_file"]) if why is None and backbone is not None else None
+        splits.append({**split, "backbone_url": url, **({"unavailable": why} if why else {})})
+    head = {**section["head"], "url": artifact_url(model, section["head"]["file"])}
+    return {**section, "head": head, "splits": splits}
 
 
 def pipeline_summary(pipeline: dict[str, Any]) -> dict[str, Any]:

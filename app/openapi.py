@@ -688,6 +688,15 @@ def _common_schemas() -> dict[str, Any]:
                                                     "properties": {"file": string,
                                                                    "url": {"type": ["string", "null"]}}}},
             "assets": {"type": "array", "items": {"type": "object", "required": ["file", "url"]}},
+            "backbone": {"type": "object", "description": (
+                "a composed model's backbone (another catalog model): the head's URL and, per split, the "
+                "backbone model's own variant file URL, or null and `unavailable` (the composed variant is used)"),
+                "required": ["model", "version", "output", "head", "splits"], "properties": {
+                    "model": string, "version": integer, "output": string,
+                    "head": {"type": "object", "required": ["file", "sha256", "url"]},
+                    "splits": {"type": "array", "items": {"type": "object", "required": [
+                        "variant", "backbone_file", "backbone_sha256", "backbone_url"], "properties": {
+                        "backbone_url": {"type": ["string", "null"]}, "unavailable": string}}}}},
             "recommended": obj,
             "urls": {"type": "object", "required": ["manifest", "report", "predict", "v2"], "properties": {
                 k: string for k in ("manifest", "report", "predict", "v2")}},

@@ -43,8 +43,8 @@ class Artifact:
     file: str
     path: Path
     sha256: str
-    kind: str  # "weights" (a variant), "asset" (e.g. tokenizer.json), "selfcheck" or "meta" (manifest, report)
-    passed: bool = True  # for weights: did the variant pass its gates in the browser (so it may be served)
+    kind: str  # "weights" (a variant), "head" (backbone split), "asset" (e.g. tokenizer.json), "selfcheck" or "meta"
+    passed: bool = True  # weights (head): did the variant (a split) pass in the browser, so it may be served
 
     def changed_to(self) -> str | None:
         """None while the file on disk still has the sha256 the registry checked at start; else what it
@@ -219,7 +219,11 @@ def _load_version(manifest_path: Path) -> ModelVersion:
                     manifest["name"], manifest["version"])
     artifacts: dict[str, Artifact] = {}
     for entry, kind in named_files(manifest):
-        passed = passes_in_browser(entry) if kind == "weights" else True
+        passed = True
+        if kind == "weights":
+            passed = passes_in_browser(entry)
+        elif kind == "head":  # served when one of its splits passed in a browser
+            passed = any(passes_in_browser(split) for split in manifest["backbone"]["splits"])
         artifacts[entry["file"]] = Artifact(
             entry["file"], inside(directory, entry["file"]), entry["sha256"], kind, passed
         )

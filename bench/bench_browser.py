@@ -1,15 +1,14 @@
 """The browser runtime against native ONNX Runtime: latency, cold and warm start, bundle sizes.
 
-    .venv/bin/python bench/bench_browser.py [--runs 20] [--warmup 5] [--skip-start] [--skip-latency]
-        [--skip-breakdown] [--baseline-dist DIR] [model ...]
+    .venv/bin/python bench/bench_browser.py [--runs 20] [--warmup 5] [--warmup-seconds 3] [--skip-start]
+        [--skip-latency] [--skip-breakdown] [--start-runs 1] [--baseline-dist DIR] [model ...]
 
 Needs the converted catalog (``make models``), the built frontend (``make frontend``)
 and Debian's Chromium (``/usr/bin/chromium``, or ``BROWSERML_CHROMIUM``). One
 Chromium is launched (Playwright, the flags of ``harness/chromium.py``) and measures
-everything; the host runs in this process twice, on free ports: ``create_app()``
-(COOP/COEP, cross-origin isolated; the page is told it has 4 cores, for which the
-runtime picks 2 WASM threads: on this machine's own 2 cores it picks 1) and
-``create_app({"CROSS_ORIGIN_ISOLATION": False})`` (not isolated: 1 thread).
+everything; the host runs in this process on a free port: ``create_app()``
+(COOP/COEP, cross-origin isolated; section 1 asks ``loadModel`` for 1 and for 2 WASM
+threads, the ``threads`` option), and a second one for ``--baseline-dist``.
 Inputs are ``harness.browser.catalog_samples()``.
 
 What is printed, in the order it is measured (each path in its own block: on a
@@ -21,13 +20,19 @@ cores from whatever runs next, so paths are never interleaved run by run):
    browser with 1 thread (every variant), then, with no page open, native ONNX
    Runtime with 1 and then 2 intra-op threads (inter-op 1), one session at a time.
    Browser: the ``latency_ms`` that ``model.run`` returns (pre-processing,
-   inference and post-processing inside the worker; the image is decoded to an
-   ImageBitmap on the page before that), after ``--warmup`` runs, median of
-   ``--runs``; ``loadModel(name, {backend: "wasm", variant})``. Native: the work
+   inference and post-processing inside the worker) on an ImageData decoded once
+   on the page outside the timing (the native side starts from decoded pixels
+   too), after ``--warmup`` runs and at least
+   ``--warmup-seconds`` of runs (ORT Web's wasm reaches its steady speed only after
+   V8 has tiered its hot functions up, 0.2-3 s of inference: bench/README.md),
+   median of ``--runs``; ``loadModel(name, {backend: "wasm", variant, threads})``
+   on the isolated host (the worker a cross-origin isolated page runs). Native: the work
    of ``app.inference.run_task`` (``task.prepare`` + ``session.run`` +
    ``task.finish``) on the decoded input (``app.inputs.decode_image``), timed the
    same way. "same" says whether the browser's and native results agree under
-   the browser tests' tolerances (``harness.browser.assert_agrees``).
+   the browser tests' tolerances (``harness.browser.assert_agrees``). Then, per
+   model, its recommended WASM variant: browser/native at 1 and at 2 threads, and
+   the thread count the runtime's policy picks on this device (``wasmThreads``).
 2. Cold and warm start per model (its recommended variant, ``loadModel(name)``,
    the runtime's own thread count: 1 on 2 cores): cold = a fresh browser context (empty HTTP cache and Cache
    Storage), warm = a second navigation in that context (artifacts from Cache
@@ -40,7 +45,10 @@ cores from whatever runs next, so paths are never interleaved run by run):
    the demo app at ``/`` starts loading models by itself, which would compete.
    No service worker is registered there (``sw=off`` is in the URL too), so only
    the runtime's own Cache Storage is measured. The host is on localhost: no
-   network time is in these numbers.
+   network time is in these numbers. Bytes transferred (encoded bodies + headers)
+   are counted per navigation. ``--start-runs N`` repeats each pair in N fresh
+   contexts and prints medians; with ``--baseline-dist`` each model's pair runs on
+   both builds, alternating (and their order alternating run by run).
 3. Bundle sizes of ``frontend/dist``: raw and gzip -9 bytes (no timing).
 4. Where a ``run()`` goes, per image model (``loadModel(name, {backend: "wasm"})``, 2
    threads, isolated), from a PNG Blob and from an ImageData made once on the page:
@@ -109,13 +117,20 @@ INPUT_JS = """
 """
 
 LATENCY_JS = """
-async ({name, input, options, warmup, runs}) => {
+async ({name, input, options, warmup, warmupSeconds, runs}) => {
   const toArg = %s;
   const lib = await import('/lib/browserml.js');
   const model = await lib.loadModel(name, options);
-  const arg = toArg(input);
+  let arg = toArg(input);
+  if (input.png) {  // decoded once, outside the timing, as native's decode_image is
+    const bitmap = await createImageBitmap(arg);
+    const context = new OffscreenCanvas(bitmap.width, bitmap.height).getContext('2d');
+    context.drawImage(bitmap, 0, 0);
+    arg = context.getImageData(0, 0, bitmap.width, bitmap.height);
+  }
   let result = null;
-  for (let i = 0; i < warmup; i++) result = await model.run(arg);
+  const warm = performance.now() + 1000 * warmupSeconds;
+  for (let i = 0; i < warmup || performance.now() < warm; i++) result = await model.run(arg);
   const latency = [], roundTrip = [];
   for (let i = 0; i < runs; i++) {
     const started = performance.now();
@@ -235,23 +250,19 @@ def load_average() -> str:
 # --- 1. Latency --------------------------------------------------------------------------
 
 def browser_block(browser, url: str, cases: list[Case], key: str, threads: int, isolated: bool,
-                  warmup: int, runs: int) -> None:
-    """Every case in one page of a fresh context at ``url``: load, warm up, time, dispose."""
+                  warmup: int, warmup_seconds: float, runs: int) -> None:
+    """Every case in one page of a fresh context at ``url``: load with ``threads``, warm up, time, dispose."""
     context = browser.new_context()
-    if threads > 1:
-        # The runtime gives a 2-core device 1 thread (half the cores): the page is told it has
-        # 2 * threads cores, so that the isolated block runs ``threads`` threads on this machine.
-        context.add_init_script(
-            f"Object.defineProperty(Navigator.prototype, 'hardwareConcurrency', {{get: () => {2 * threads}}})")
     page = context.new_page()
     page.goto(f"{url}{BLANK}?sw=off")
     try:
         for case in cases:
             print(f"  browser {threads}t: {case.name} {case.variant}", file=sys.stderr, flush=True)
-            options = {"backend": "wasm", "variant": case.variant}
+            options = {"backend": "wasm", "variant": case.variant, "threads": threads}
             try:
                 answer = page.evaluate(LATENCY_JS, {"name": case.name, "input": case.sample.js_input(),
-                                                    "options": options, "warmup": warmup, "runs": runs})
+                                                    "options": options, "warmup": warmup,
+                                                    "warmupSeconds": warmup_seconds, "runs": runs})
             except Exception as err:  # noqa: BLE001 - a benchmark reports and goes on
                 case.errors[key] = str(err).splitlines()[0]
                 continue
@@ -316,24 +327,34 @@ def agrees(case: Case, threads: int) -> str:
 
 # --- 2. Cold and warm start ---------------------------------------------------------------
 
-def start_block(browser, url: str, names: list[str], samples: dict[str, Sample]) -> list[dict[str, Any]]:
-    """Per model: a fresh context (cold), then a second navigation in it (warm)."""
+def start_block(browser, url: str, name: str, sample: Sample, build: str = "current") -> list[dict[str, Any]]:
+    """One model: a fresh context (cold), then a second navigation in it (warm), with the bytes each
+    transferred (encoded bodies + headers, as the host sent them)."""
+    print(f"  start {build}: {name}", file=sys.stderr, flush=True)
     rows = []
-    for name in names:
-        print(f"  start: {name}", file=sys.stderr, flush=True)
-        context = browser.new_context()
-        page = context.new_page()
-        try:
-            for kind in ("cold", "warm"):
-                started = time.perf_counter()
-                page.goto(f"{url}{BLANK}?sw=off")
-                answer = page.evaluate(START_JS, {"name": name, "input": samples[name].js_input()})
-                wall = 1000 * (time.perf_counter() - started)
-                rows.append({"model": name, "kind": kind, "wall": wall, **answer})
-        except Exception as err:  # noqa: BLE001
-            rows.append({"model": name, "kind": "error", "error": str(err).splitlines()[0]})
-        finally:
-            context.close()
+    context = browser.new_context()
+    transferred = [0]
+
+    def finished(request) -> None:
+        sizes = request.sizes()
+        transferred[0] += sizes["responseBodySize"] + sizes["responseHeadersSize"]
+
+    context.on("requestfinished", finished)
+    page = context.new_page()
+    try:
+        for kind in ("cold", "warm"):
+            transferred[0] = 0
+            started = time.perf_counter()
+            page.goto(f"{url}{BLANK}?sw=off")
+            answer = page.evaluate(START_JS, {"name": name, "input": sample.js_input()})
+            wall = 1000 * (time.perf_counter() - started)
+            page.wait_for_timeout(200)  # the last requestfinished events (telemetry) come in
+            rows.append({"model": name, "kind": kind, "build": build, "wall": wall, "bytes": transferred[0],
+                         **answer})
+    except Exception as err:  # noqa: BLE001
+        rows.append({"model": name, "kind": "error", "build": build, "error": str(err).splitlines()[0]})
+    finally:
+        context.close()
     return rows
 
 
@@ -450,8 +471,8 @@ def print_latency(cases: list[Case], warmup: int, runs: int) -> None:
                      "/".join((agrees(case, t).split(" ") + ["-"])[1] for t in (1, 2))))
     table(("model", "variant", "MB", "wasm 1t", "native 1t", "x 1t", "wasm 2t", "native 2t", "x 2t",
            "wasm 1t/2t", "native 1t/2t", "run() 2t", "same 1t/2t", "max diff 1t/2t"), rows)
-    print("run() 2t: the page's round trip of model.run with 2 threads (adds decoding the PNG to an "
-          "ImageBitmap on the page, transfer and messaging).")
+    print("run() 2t: the page's round trip of model.run with 2 threads (adds copying the ImageData to the "
+          "worker and messaging).")
     for case in cases:
         for key, err in case.errors.items():
             print(f"! {case.name} {case.variant} {key}: {err}")
@@ -459,32 +480,84 @@ def print_latency(cases: list[Case], warmup: int, runs: int) -> None:
             verdict = agrees(case, t)
             if verdict.startswith("NO"):
                 print(f"! {case.name} {case.variant} {t}t: browser and native differ: {verdict[4:-1]}")
+    print_recommended(cases)
+
+
+# The runtime's thread policy on this machine (an isolated page): ``wasmThreads`` in
+# frontend/src/runtime/backends.ts, for the "policy" column only.
+HEAVY_VARIANT_BYTES = 2e6
+
+
+def policy_threads(variant_bytes: int) -> int:
+    cores = os.cpu_count() or 1
+    if cores < 2 or variant_bytes < HEAVY_VARIANT_BYTES:
+        return 1
+    return min(4, max(2, -(-cores // 2)))
+
+
+def print_recommended(cases: list[Case]) -> None:
+    """browser/native per model on its recommended WASM variant, at 1 and 2 threads and at the policy's."""
+    rows = []
+    for case in cases:
+        if case.variant != case.model.manifest["recommended"]["wasm"]:
+            continue
+        m = {key: median(values) for key, values in case.times.items()}
+        nan = float("nan")
+        cells: list[str] = [case.name, case.variant]
+        for t in (1, 2):
+            cells += [ms(m.get(f"wasm {t}t", nan)), ms(m.get(f"native {t}t", nan)),
+                      ratio(m.get(f"wasm {t}t", nan), m.get(f"native {t}t", nan))]
+        t = policy_threads(case.bytes)
+        best_native = min(m.get("native 1t", nan), m.get("native 2t", nan))
+        cells += [f"{t}t", ratio(m.get(f"wasm {t}t", nan), m.get(f"native {t}t", nan)),
+                  ratio(m.get(f"wasm {t}t", nan), best_native)]
+        rows.append(tuple(cells))
+    if not rows:
+        return
+    print("\nbrowser/native on each model's recommended WASM variant (prepare + run + finish both sides; "
+          "goal: at most 3x, 2x for face-detector). policy = the threads the runtime picks here "
+          "(wasmThreads); x policy = browser / native at those threads; x best = browser at those "
+          "threads / the faster native thread count")
+    table(("model", "variant", "wasm 1t", "native 1t", "x 1t", "wasm 2t", "native 2t", "x 2t",
+           "policy", "x policy", "x best"), rows)
 
 
 def print_starts(rows: list[dict[str, Any]]) -> None:
     print("\n2. Cold and warm start, recommended variant, the runtime's threads (ms since navigation start, "
-          "performance.timeOrigin, measured in the page; blank same-origin page, ?sw=off, localhost). "
-          "page = document ready to script; import = /lib/browserml.js imported; "
-          "loadModel = manifest + artifacts + session; first run = the first model.run")
+          "performance.timeOrigin, measured in the page; blank same-origin page, ?sw=off, localhost; medians "
+          "of n fresh contexts, builds interleaved). page = document ready to script; import = "
+          "/lib/browserml.js imported; loadModel = manifest + artifacts + session; first run = the first model.run")
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     out = []
     for r in rows:
         if r["kind"] == "error":
-            out.append((r["model"], "error", r["error"], *[""] * 9))
-            continue
-        info = r["info"]
-        out.append((r["model"], r["kind"], f"{info['variant']} ({info['backend']}, {info['threads']}t)",
-                    f"{r['start']:.0f}", f"{r['imported'] - r['start']:.0f}", f"{r['loaded'] - r['imported']:.0f}",
-                    f"{r['done'] - r['loaded']:.0f}", f"{r['done']:.0f}", f"{r['wall']:.0f}",
-                    f"{info['loadMs']:.0f}", f"{info['latency']:.1f}", str(info["fromCache"]).lower()))
-    table(("model", "start", "variant", "page", "import", "loadModel", "first run", "total",
-           "wall (py)", "loadMs", "latency_ms", "fromCache"), out, left=3)
+            out.append((r["model"], "error", r["build"], r["error"], *[""] * 11))
+        else:
+            groups.setdefault((r["model"], r["kind"], r["build"]), []).append(r)
+    for (model, kind, build), group in groups.items():
+        info = group[-1]["info"]
+
+        def med(value) -> float:
+            return median([value(r) for r in group])
+
+        out.append((model, kind, build, f"{info['variant']} ({info['backend']}, {info['threads']}t)", str(len(group)),
+                    f"{med(lambda r: r['start']):.0f}", f"{med(lambda r: r['imported'] - r['start']):.0f}",
+                    f"{med(lambda r: r['loaded'] - r['imported']):.0f}",
+                    f"{med(lambda r: r['done'] - r['loaded']):.0f}",
+                    f"{med(lambda r: r['done']):.0f}", f"{med(lambda r: r['done'] - r['start']):.0f}",
+                    f"{med(lambda r: r['wall']):.0f}", f"{med(lambda r: r['info']['loadMs']):.0f}",
+                    f"{med(lambda r: r['info']['latency']):.1f}", f"{med(lambda r: r['bytes']) / 1e6:.2f}",
+                    "/".join(sorted({str(r["info"]["fromCache"]).lower() for r in group}))))
+    table(("model", "start", "build", "variant", "n", "page", "import", "loadModel", "first run", "total",
+           "from script", "wall (py)", "loadMs", "latency_ms", "MB", "fromCache"), out, left=4)
     print("total = navigation start to the first result, in the page (page includes Playwright's "
-          "evaluate dispatch after the load event); wall (py) = page.goto + evaluate around it, from "
-          "Python; loadMs = the worker's fetch/verify/cache + session create (the first one in a page "
-          "also initialises ORT Web: wasm compile/instantiate, threads).")
+          "evaluate dispatch after the load event); from script = total - page (what a page's own script "
+          "waits); wall (py) = page.goto + evaluate around it, from Python; loadMs = the worker's "
+          "fetch/verify/cache + session create + warm-up (the first one in a page also initialises ORT Web: "
+          "wasm compile/instantiate, threads); MB = bytes transferred (encoded bodies + headers).")
     for r in rows:
         if r["kind"] == "warm" and r["info"]["fromCache"] is not True:
-            print(f"! {r['model']}: the warm start did not come from Cache Storage")
+            print(f"! {r['model']} ({r['build']}): the warm start did not come from Cache Storage")
 
 
 def print_bundles() -> None:
@@ -518,11 +591,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--runs", type=int, default=20, help="timed runs per path (default 20)")
     parser.add_argument("--warmup", type=int, default=5, help="untimed runs first (default 5)")
+    parser.add_argument("--warmup-seconds", type=float, default=3.0,
+                        help="browser: untimed runs for at least this long too (default 3: ORT Web's steady speed)")
     parser.add_argument("--skip-latency", action="store_true", help="no latency tables (1.)")
     parser.add_argument("--skip-start", action="store_true", help="no cold/warm start table (2.)")
     parser.add_argument("--skip-breakdown", action="store_true", help="no run() breakdown (4.)")
+    parser.add_argument("--start-runs", type=int, default=1,
+                        help="cold + warm starts per model and build, interleaved (default 1)")
     parser.add_argument("--baseline-dist", type=Path, default=None,
-                        help="an earlier build (vite build --outDir DIR) to measure the breakdown on too")
+                        help="an earlier build (vite build --outDir DIR) to measure the starts and breakdown on too")
     parser.add_argument("models", nargs="*", help=f"catalog models (default: {' '.join(CATALOG)})")
     args = parser.parse_args(argv)
     names = args.models or CATALOG
@@ -545,7 +622,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.baseline_dist is not None and not (args.baseline_dist / "lib" / "browserml.js").is_file():
         parser.error(f"{args.baseline_dist} holds no lib/browserml.js; build one with vite build --outDir DIR")
     isolated_site = LiveServer(bench_app(isolated=True))
-    plain_site = LiveServer(bench_app(isolated=False))
     baseline_site = LiveServer(bench_app(isolated=True, dist=args.baseline_dist)) if args.baseline_dist else None
     breakdown_names = [n for n in BREAKDOWN_MODELS if n in names]
     breakdown: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
@@ -556,12 +632,21 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 if not args.skip_latency:
                     # Order: browser 2 threads, browser 1 thread, native 1 thread, native 2 threads.
-                    browser_block(browser, isolated_site.url, cases, "wasm 2t", 2, True, args.warmup, args.runs)
-                    browser_block(browser, plain_site.url, cases, "wasm 1t", 1, False, args.warmup, args.runs)
+                    browser_block(browser, isolated_site.url, cases, "wasm 2t", 2, True, args.warmup,
+                                  args.warmup_seconds, args.runs)
+                    browser_block(browser, isolated_site.url, cases, "wasm 1t", 1, True, args.warmup,
+                                  args.warmup_seconds, args.runs)
                     native_block(cases, 1, args.warmup, args.runs)
                     native_block(cases, 2, args.warmup, args.runs)
                 if not args.skip_start:
-                    starts = start_block(browser, isolated_site.url, names, samples)
+                    # Fresh contexts, builds alternating model by model (and their order run by run).
+                    start_sites = [("current", isolated_site)]
+                    if baseline_site:
+                        start_sites.insert(0, ("baseline", baseline_site))
+                    for i in range(args.start_runs):
+                        for name in names:
+                            for build, site in (start_sites if i % 2 == 0 else start_sites[::-1]):
+                                starts += start_block(browser, site.url, name, samples[name], build)
                 if not args.skip_breakdown and breakdown_names:
                     sites = [("current", isolated_site)]
                     if baseline_site:
@@ -574,7 +659,6 @@ def main(argv: list[str] | None = None) -> int:
                 browser.close()
     finally:
         isolated_site.close()
-        plain_site.close()
         if baseline_site:
             baseline_site.close()
 

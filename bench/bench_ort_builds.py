@@ -17,13 +17,12 @@ process on free ports, cross-origin isolated (COOP/COEP). Three parts:
    (steady), first/steady, and when (ms after the import started) a second's median first came
    within 1.25x of steady.
    The builds alternate (jsep, wasm, then wasm, jsep on the next variant).
-2. Threads. The runtime itself (``loadModel(name, {backend: "wasm"})``, its recommended WASM
-   variant, pre- and post-processing included: ``latency_ms`` of ``model.run``) with 1 and 2
-   threads on the same isolated page kind. The thread count comes from the runtime's policy;
-   the bench sets ``navigator.hardwareConcurrency`` in each context (an init script) to the
-   smallest core count for which the policy gives the thread count wanted, and checks
-   ``model.threads``. Blocks of ``--runs`` runs after 5 warm-up runs, 1t then 2t then 2t then 1t
-   per round (``--rounds``), both contexts open; median over all runs of a thread count.
+2. Threads. The runtime itself (``loadModel(name, {backend: "wasm", threads})``, its recommended
+   WASM variant, pre- and post-processing included: ``latency_ms`` of ``model.run``) with 1 and 2
+   threads on the same isolated page kind, each in its own context; ``model.threads`` is checked.
+   Blocks of ``--runs`` runs after 5 warm-up runs (and 3 s for a freshly loaded model), 1t then
+   2t then 2t then 1t per round (``--rounds``), both contexts open; median over all runs of a
+   thread count.
 3. Bytes. A cold WASM page (blank page, fresh context, no service worker) that loads and runs
    face-detector and emotion: bytes transferred (encoded bodies + headers), grouped; with
    ``--before-dist DIR`` (an earlier ``vite build``) also for that build, side by side.
@@ -59,7 +58,7 @@ from harness.live_server import LiveServer  # noqa: E402
 DIST = ROOT / "frontend" / "dist"
 BLANK = "/__bench__/blank"
 BUILD_CASES = [("face-detector", "model.fp16.onnx"), ("face-detector", "model.onnx"), ("emotion", "model.onnx")]
-THREAD_MODELS = ["face-detector", "emotion", "imagenet", "sentiment"]
+THREAD_MODELS = ["face-detector", "emotion", "imagenet", "sentiment", "text-embedder"]
 ORT_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int64)": "int64"}
 
 WORKER_JS = """
@@ -110,28 +109,21 @@ async (message) => {
 """
 
 THREADS_JS = """
-async ({name, input, runs, warmup}) => {
+async ({name, input, runs, warmup, warmupSeconds, threads}) => {
   const lib = await import('/lib/browserml.js');
   window.__models ??= {};
-  const model = window.__models[name] ??= await lib.loadModel(name, {backend: 'wasm'});
+  const fresh = !window.__models[name];
+  const model = window.__models[name] ??= await lib.loadModel(name, {backend: 'wasm', threads});
   const arg = input.png ? await createImageBitmap(new Blob([Uint8Array.from(atob(input.png), (c) => c.charCodeAt(0))],
                                                            {type: 'image/png'})) : input.texts;
   const again = () => (input.png ? createImageBitmap(arg) : Promise.resolve(arg));
-  for (let i = 0; i < warmup; i++) await model.run(await again());
+  // A fresh model warms up for warmupSeconds too: ORT Web's steady speed comes after V8's tier-up.
+  const warm = performance.now() + (fresh ? 1000 * warmupSeconds : 0);
+  for (let i = 0; i < warmup || performance.now() < warm; i++) await model.run(await again());
   const latency = [];
   for (let i = 0; i < runs; i++) latency.push((await model.run(await again())).latency_ms);
   return {latency, threads: model.threads, variant: model.variant, backend: model.backend,
           cores: navigator.hardwareConcurrency, isolated: crossOriginIsolated};
-}
-"""
-
-PROBE_JS = """
-async () => {
-  const lib = await import('/lib/browserml.js');
-  const model = await lib.loadModel('emotion', {backend: 'wasm'});
-  const threads = model.threads;
-  await model.dispose();
-  return threads;
 }
 """
 
@@ -145,10 +137,6 @@ async ({inputs}) => {
   }
 }
 """
-
-
-def cores_script(cores: int) -> str:
-    return f"Object.defineProperty(Navigator.prototype, 'hardwareConcurrency', {{get: () => {cores}}});"
 
 
 def load_average() -> str:
@@ -235,32 +223,15 @@ def part_builds(browser, site: LiveServer, registry: Registry, threads: int, sec
           f"steady. Load average after: {load_average()}")
 
 
-def cores_for(browser, site: LiveServer, threads: int) -> int:
-    """The smallest navigator.hardwareConcurrency for which the runtime's policy picks ``threads``."""
-    for cores in range(1, 9):
-        context = browser.new_context()
-        context.add_init_script(cores_script(cores))
-        page = context.new_page()
-        try:
-            page.goto(f"{site.url}{BLANK}?sw=off")
-            if page.evaluate(PROBE_JS) == threads:
-                return cores
-        finally:
-            context.close()
-    raise SystemExit(f"the runtime's thread policy gives {threads} threads for no core count from 1 to 8")
-
-
 def part_threads(browser, site: LiveServer, runs: int, rounds: int) -> None:
     samples = catalog_samples()
-    cores = {t: cores_for(browser, site, t) for t in (1, 2)}
-    print(f"\n2. WASM threads, the runtime's model.run latency_ms (recommended WASM variant), median of "
-          f"{rounds * 2} blocks of {runs} runs per thread count (load average before: {load_average()}); "
-          f"navigator.hardwareConcurrency set to {cores[1]} (1 thread) and {cores[2]} (2 threads)")
+    print(f"\n2. WASM threads, the runtime's model.run latency_ms (recommended WASM variant, loadModel's "
+          f"threads option), median of {rounds * 2} blocks of {runs} runs per thread count after 3 s of "
+          f"warm-up (load average before: {load_average()})")
     pages = {}
     contexts = []
     for t in (1, 2):
         context = browser.new_context()
-        context.add_init_script(cores_script(cores[t]))
         contexts.append(context)
         pages[t] = context.new_page()
         pages[t].goto(f"{site.url}{BLANK}?sw=off")
@@ -272,7 +243,8 @@ def part_threads(browser, site: LiveServer, runs: int, rounds: int) -> None:
                 for t in (1, 2, 2, 1):
                     print(f"  {t}t: {name}", file=sys.stderr, flush=True)
                     answer = pages[t].evaluate(THREADS_JS, {"name": name, "input": samples[name].js_input(),
-                                                             "runs": runs, "warmup": 5})
+                                                             "runs": runs, "warmup": 5, "warmupSeconds": 3,
+                                                             "threads": t})
                     if answer["threads"] != t or answer["backend"] != "wasm" or not answer["isolated"]:
                         raise SystemExit(f"{name} ran as {answer}, not on WASM with {t} threads, isolated")
                     times.setdefault((name, t), []).extend(answer["latency"])
@@ -318,7 +290,7 @@ def page_bytes(browser, site: LiveServer) -> dict[str, int]:
 
 def part_bytes(browser, sites: dict[str, LiveServer]) -> None:
     print(f"\n3. Bytes transferred by a cold WASM page (blank page, no service worker, face-detector + emotion "
-          f"loaded and run once; encoded bodies + headers; gzip where the host has it). Load average: {load_average()}")
+          f"loaded and run once; encoded bodies + headers; br or gzip as negotiated). Load average: {load_average()}")
     for label, site in sites.items():
         sizes = page_bytes(browser, site)
         print(f"  {label}:")

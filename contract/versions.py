@@ -41,8 +41,11 @@ def manifest_paths(models_dir: Path) -> Iterator[Path]:
 
 def named_files(manifest: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
     """Every file entry a manifest names (``file``, ``bytes``, ``sha256``) with its kind:
-    "weights" (a variant), "asset" (e.g. tokenizer.json) or "selfcheck"."""
+    "weights" (a variant), "head" (the head alone of a model with a ``backbone``), "asset"
+    (e.g. tokenizer.json) or "selfcheck"."""
     entries = [(v, "weights") for v in manifest["variants"]] + [(a, "asset") for a in manifest.get("assets", [])]
+    if "backbone" in manifest:
+        entries.append((manifest["backbone"]["head"], "head"))
     if "self_check" in manifest:
         entries.append((manifest["self_check"], "selfcheck"))
     return entries

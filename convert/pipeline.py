@@ -25,7 +25,7 @@ from contract.integrity import sha256_file
 from contract.manifest import gate_reasons, passes, validate_manifest
 from contract.tasks.assets import load_assets
 from contract.tasks.contracts import CONTRACTS
-from convert import datasets, drift, evaluate, gates, selfcheck, variants, wasm_runtime
+from convert import backbone, datasets, drift, evaluate, gates, selfcheck, variants, wasm_runtime
 from convert.errors import ConversionError
 from convert.opcheck import check_browser_ops, suitable_backends
 from convert.packages import package_file, package_version
@@ -72,6 +72,10 @@ def fingerprint(recipe: Recipe, root: Path, extra_training: Sequence[tuple[str, 
     for part in recipe.source.get("parts", []):
         if "recipe" in part:
             digest.update(load_recipe(part["recipe"], root).sha256.encode())
+    if recipe.source.get("format") == "compose":
+        # The composed model's first part, and the split path (backbone file + head.onnx) it now carries.
+        digest.update(f"compose-split {backbone.SPLIT_VERSION}\n".encode())
+        digest.update(load_recipe(recipe.source["embedder"], root).sha256.encode())
     return digest.hexdigest()
 
 
@@ -129,7 +133,7 @@ def convert_model(
     ``extra_training``: (text, label) pairs for a retrainable recipe's trainer (``convert/retrain.py``).
     ``report_section(work folder, manifest)``: Markdown appended to report.md before the version appears.
     """
-    print_ = Progress(recipe.name, 8)
+    print_ = Progress(recipe.name, 9 if recipe.source.get("format") == "compose" else 8)
     fp = fingerprint(recipe, root, extra_training)
     if not force:
         same = find_same(models_dir, recipe.name, fp)
@@ -164,7 +168,9 @@ def convert_model(
             drift_reference = drift.reference(recipe, evaluation, reference, base, work)
         built: dict[str, onnx.ModelProto] = {"fp32": fp32}
         with print_.step("build the int8 and fp16 variants"):
-            if "int8" in recipe.precisions:
+            if source.backbone is not None:  # the backbone model's own int8/fp16 + the fp32 head
+                built.update(backbone.composed_variants(source.backbone, recipe))
+            elif "int8" in recipe.precisions:
                 if recipe.int8_method == "static-qdq":
                     built["int8"] = variants.quantize_static_qdq(fp32, [p.feeds for p in calibration])
                 else:
@@ -196,6 +202,12 @@ def convert_model(
         manifest = _manifest(recipe, version, fp, source, base, entries, calibration, evaluation, source_metrics, work)
         manifest["self_check"] = check
         manifest["drift"] = drift_reference
+        if source.backbone is not None:
+            with print_.step(f"verify the split path: {source.backbone.recipe.name}'s own variant files + the head"):
+                split = backbone.section(recipe, source.backbone, root, models_dir, work, measured, evaluation,
+                                         reference, base, _metrics, print_)
+            if split is not None:
+                manifest["backbone"] = split
         with print_.step(f"write version {version}: manifest.json and report.md"):
             validate_manifest(manifest)
             (work / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

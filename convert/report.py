@@ -91,6 +91,21 @@ def write_report(manifest: dict[str, Any], out_dir: Path) -> None:
                   "and refuses one that deviates by more than its tolerance (per output):", ""]
         lines += [f"- {file}: reference from {spec['reference']}, tolerance {spec['atol']}, measured native vs WASM "
                   f"{spec.get('measured_native_vs_wasm', '-')}" for file, spec in check["variants"].items()]
+    section = manifest.get("backbone")
+    if section:
+        lines += ["", "## One backbone in the browser", "",
+                  f"A browser runs each split as {section['model']} v{section['version']}'s own variant file (the "
+                  f"same download and session as that model), then `{section['head']['file']}` "
+                  f"({section['head']['bytes']:,} bytes), measured in ONNX Runtime Web like the variants:", "",
+                  "| variant | backbone file | top1_agreement | max_abs_diff | max abs diff vs composed | gates |",
+                  "|---|---|---:|---:|---:|---|"]
+        for split in section["splits"]:
+            metrics = split["evaluations"]["wasm"]["metrics"]
+            verdicts = [f"{b}: " + ("pass" if passes(split, b) else "REJECTED " + "; ".join(v["reasons"]))
+                        for b, v in split["gates"].items()]
+            cells = [_fmt(metrics[m]) if m in metrics else "-" for m in ("top1_agreement", "max_abs_diff")]
+            lines.append(f"| {split['variant']} | {split['backbone_file']} | " + " | ".join(cells)
+                         + f" | {_fmt(split['max_abs_diff_vs_composed'])} | {'<br>'.join(verdicts)} |")
     problems = [(v["file"], p) for v in variants for p in v.get("browser_problems", [])]
     if problems:
         lines += ["", "## Not runnable in the browser", ""] + [f"- {f}: {p}" for f, p in problems]

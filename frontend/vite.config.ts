@@ -12,11 +12,15 @@
  * plain WASM build (`onnxruntime-web/wasm`) and the jsep build (the default
  * entry, WebGPU). The service worker precaches only the plain one; the jsep
  * files are cached the first time a WebGPU worker fetches them.
+ * Every wasm, JS, CSS and JSON file of 1 KiB or more gets a brotli (.br) and a
+ * gzip (.gz) copy beside it, for the host to send by Accept-Encoding.
  */
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { constants, gzipSync } from "node:zlib";
+import { promisify } from "node:util";
+import { brotliCompress, constants, gzipSync } from "node:zlib";
 
 import { defaultClientConditions, type Plugin } from "vite";
 import { defineConfig } from "vitest/config";
@@ -41,20 +45,72 @@ function copyOrtWasm(): Plugin {
       for (const file of ORT_FILES) {
         const source = resolve(here, "node_modules/onnxruntime-web/dist", file);
         copyFileSync(source, resolve(out, file));
-        // Precompressed beside it (28 MB -> 6.6 MB for the wasm): the host sends it to
-        // browsers that accept gzip, so a first visit downloads a quarter of the bytes.
-        writeFileSync(resolve(out, `${file}.gz`), gzipSync(readFileSync(source), { level: constants.Z_BEST_COMPRESSION }));
       }
+    },
+  };
+}
+
+/** What the host may send compressed: the wasm, JavaScript, CSS and JSON of the build, from 1 KiB. */
+const COMPRESSIBLE = /\.(wasm|m?js|css|json|svg|webmanifest)$/;
+const brotli = promisify(brotliCompress);
+/** Brotli output by the sha256 of its input and quality: quality 11 of the wasm takes 20-50 s, paid once. */
+const BROTLI_CACHE = resolve(here, "node_modules/.cache/browserml-brotli");
+
+async function brotliCached(data: Buffer, quality: number, text: boolean): Promise<Buffer> {
+  const key = createHash("sha256").update(data).digest("hex");
+  const cached = join(BROTLI_CACHE, `${key}.q${quality}.br`);
+  if (existsSync(cached)) return readFileSync(cached);
+  const packed = await brotli(data, {
+    params: {
+      [constants.BROTLI_PARAM_QUALITY]: quality,
+      [constants.BROTLI_PARAM_MODE]: text ? constants.BROTLI_MODE_TEXT : constants.BROTLI_MODE_GENERIC,
+      [constants.BROTLI_PARAM_SIZE_HINT]: data.length,
+    },
+  });
+  mkdirSync(BROTLI_CACHE, { recursive: true });
+  const partial = `${cached}.${process.pid}.tmp`; // two builds at once: the rename is atomic
+  writeFileSync(partial, packed);
+  renameSync(partial, cached);
+  return packed;
+}
+
+/** Every file under `dir`, recursively. */
+function walk(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? walk(join(dir, entry.name)) : [join(dir, entry.name)],
+  );
+}
+
+/**
+ * `file.br` and `file.gz` beside every compressible file of the build (the host picks one by the
+ * request's Accept-Encoding, app/pages.py). Brotli at quality 11 (plain ORT wasm 14.2 MB -> 2.36 MB,
+ * gzip -9 3.69 MB), except the jsep build at 9 (WebGPU pages only; 28.3 MB -> 4.64 MB in 2 s instead
+ * of 3.95 MB in 47 s); cached in node_modules/.cache, so only the first build pays for it.
+ */
+function precompress(): Plugin {
+  return {
+    name: "browserml-precompress",
+    apply: "build",
+    writeBundle: {
+      order: "post",
+      async handler(options) {
+        const out = options.dir ?? resolve(here, "dist");
+        const files = walk(out).filter((file) => COMPRESSIBLE.test(file) && readFileSync(file).length >= 1024);
+        await Promise.all(
+          files.map(async (file) => {
+            const data = readFileSync(file);
+            const quality = ON_DEMAND.test("/" + relative(out, file)) ? 9 : 11;
+            writeFileSync(`${file}.gz`, gzipSync(data, { level: constants.Z_BEST_COMPRESSION }));
+            writeFileSync(`${file}.br`, await brotliCached(data, quality, !file.endsWith(".wasm")));
+          }),
+        );
+      },
     },
   };
 }
 
 /** Every file of the build the app needs offline (WASM), for the service worker to precache. */
 function writeShellList(): Plugin {
-  const walk = (dir: string): string[] =>
-    readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-      entry.isDirectory() ? walk(join(dir, entry.name)) : [join(dir, entry.name)],
-    );
   return {
     name: "browserml-shell-list",
     apply: "build",
@@ -64,7 +120,7 @@ function writeShellList(): Plugin {
         const out = options.dir ?? resolve(here, "dist");
         const files = walk(out)
           .map((file) => "/" + relative(out, file).split("\\").join("/"))
-          .filter((url) => !/\.(map|gz)$/.test(url) && url !== "/sw.js" && url !== "/shell.json")
+          .filter((url) => !/\.(map|gz|br)$/.test(url) && url !== "/sw.js" && url !== "/shell.json")
           .filter((url) => !ON_DEMAND.test(url))
           .map((url) => (url === "/index.html" ? "/" : url))
           .sort();
@@ -81,7 +137,7 @@ const FIXED_NAMES: Record<string, string> = {
 };
 
 export default defineConfig({
-  plugins: [copyOrtWasm(), writeShellList()],
+  plugins: [copyOrtWasm(), writeShellList(), precompress()],
   resolve: { conditions: ["onnxruntime-web-use-extern-wasm", ...defaultClientConditions] },
   build: {
     outDir: "dist",

@@ -36,6 +36,9 @@ class SourceModel:
     framework: str
     files: list[Path]
     assets: dict[str, Path] = field(default_factory=dict)
+    # A composed model's first part, when it is another catalog model (compose.Backbone): the
+    # pipeline then also writes the head alone and verifies backbone file + head (convert/backbone.py).
+    backbone: Any = None
 
 
 def rename_io(model: onnx.ModelProto, inputs: list[str], outputs: list[str]) -> onnx.ModelProto:

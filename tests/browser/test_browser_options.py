@@ -100,3 +100,50 @@ def test_the_server_runs_the_variant_asked_for(blank, site):
                                backend="server", variant="model.onnx")
     assert info["backend"] == "server" and info["variant"] == "model.onnx"
     assert result["variant"] == "model.onnx"
+
+
+THREADS_JS = """
+async ({names, options}) => {
+  const lib = await import('/lib/browserml.js');
+  const models = [];
+  for (const name of names) models.push(await lib.loadModel(name, options));
+  const info = models.map((m) => ({name: m.name, backend: m.backend, threads: m.threads, reason: m.reason}));
+  await Promise.all(models.map((m) => m.dispose()));
+  return info;
+}
+"""
+
+
+def test_the_thread_policy_gives_heavy_variants_2_threads_and_light_ones_1_on_2_cores(blank):
+    # This machine: 2 cores, isolated page, no usable WebGPU. One page mixes both kinds.
+    assert blank.evaluate("navigator.hardwareConcurrency") == 2
+    info = {m["name"]: m for m in blank.evaluate(THREADS_JS, {"names": ["face-detector", "imagenet"],
+                                                              "options": {"backend": "wasm"}})}
+    assert info["face-detector"]["threads"] == 1, info
+    assert info["face-detector"]["reason"] == ("WASM with 1 thread (model.onnx is 0.4 MB: a small model, "
+                                               "which more threads do not speed up)")
+    assert info["imagenet"]["threads"] == 2, info
+    assert info["imagenet"]["reason"] == ("WASM with 2 threads (cross-origin isolated; model.int8.onnx is 5.0 MB, "
+                                          "big enough to share out)")
+
+
+def test_threads_asked_for_run_and_model_threads_says_so(blank, site):
+    result, info = check_model(blank, site.url, "face-detector", SAMPLES["face-detector"], backend="wasm", threads=2)
+    assert info["backend"] == "wasm" and info["threads"] == 2 and info["reason"] == "WASM with 2 threads (asked for)"
+    assert len(result["faces"]) == 1
+
+
+def test_threads_the_page_cannot_give_are_refused(blank, page, plain_site):
+    message, requests = refused(blank, "emotion", threads=8)
+    assert message == 'loadModel("emotion"): threads must be an integer from 1 to 4, not 8'
+    assert requests == []
+    message, requests = refused(blank, "emotion", backend="server", threads=2)
+    assert message == ('emotion: threads is the number of WASM threads; with backend "server" there are none: '
+                       'ask instead for backend "wasm" or "auto" with threads, or no threads')
+    no_model_and_no_server(requests)
+    page.goto(f"{plain_site.url}/?sw=off")  # not cross-origin isolated: no SharedArrayBuffer
+    message, requests = refused(page, "emotion", backend="wasm", threads=2)
+    assert message == ("emotion: 2 WASM threads need a cross-origin isolated page (COOP/COEP headers, for "
+                       "SharedArrayBuffer) and this one is not; ask instead for threads 1, or no threads "
+                       "(the runtime chooses)")
+    no_model_and_no_server(requests)

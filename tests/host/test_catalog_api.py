@@ -45,3 +45,42 @@ def test_unknown_model_and_version_are_404(client):
     unknown = client.get("/api/v1/models/resnet")
     assert unknown.status_code == 404 and "known models" in unknown.json["error"]
     assert client.get("/api/v1/models/emotion?version=42").status_code == 404
+
+
+def _sentiment_backbone() -> dict:
+    manifest = latest_manifest("sentiment")
+    if "backbone" not in manifest:
+        pytest.fail("sentiment has no backbone section; convert it again: browserml convert sentiment")
+    return manifest
+
+
+def test_sentiment_names_its_backbone_file_and_head_with_urls(client):
+    import hashlib
+
+    manifest = _sentiment_backbone()
+    section = client.get("/api/v1/models/sentiment").json["backbone"]
+    head = client.get(section["head"]["url"])
+    assert head.status_code == 200 and hashlib.sha256(head.data).hexdigest() == manifest["backbone"]["head"]["sha256"]
+    served = [split for split in section["splits"] if split["backbone_url"]]
+    assert served, section
+    for split in served:
+        assert passes_in_browser(split)
+        assert split["backbone_url"] == f"/models/{section['model']}/{section['version']}/{split['backbone_file']}"
+        # The backbone model's own file: the same bytes (and Cache Storage key) as that model serves.
+        response = client.get(split["backbone_url"])
+        assert hashlib.sha256(response.data).hexdigest() == split["backbone_sha256"]
+
+
+def test_without_its_backbone_model_the_split_has_no_url_and_says_why(tmp_path):
+    from app import create_app
+    from harness.catalog import versions_copy
+
+    _sentiment_backbone()
+    models = versions_copy(tmp_path / "models", ["sentiment"], count=1)  # no text-embedder
+    client = create_app({"MODELS_DIR": str(models), "TESTING": True}).test_client()
+    section = client.get("/api/v1/models/sentiment").json["backbone"]
+    for split in section["splits"]:
+        assert split["backbone_url"] is None
+        assert f"{section['model']} v{section['version']} is not served by this host" in split["unavailable"]
+    # The composed variants are still there for the browser.
+    assert client.get("/api/v1/models/sentiment").json["recommended"]["wasm"]

@@ -28,7 +28,8 @@ import * as Comlink from "comlink";
 
 import { cropBox } from "../pipelines.js";
 import { type ArtifactRef, errorMessage, type Progress } from "../runtime/artifacts.js";
-import { type Backend, type BackendChoice, type Candidate, planBackends } from "../runtime/backends.js";
+import { type Backend, type BackendChoice, type Candidate, MAX_THREADS, planBackends } from "../runtime/backends.js";
+import { type BackboneUse, type BackboneWithUrls, planSplit, type SplitPlan } from "../runtime/backbone.js";
 import { type Device, probeDevice } from "../runtime/device.js";
 import {
   BACKEND_CHOICES,
@@ -37,6 +38,7 @@ import {
   type Check,
   checkOptions,
   httpOrigin,
+  integer,
   nonEmptyString,
   oneOf,
   TASK_NAMES,
@@ -62,6 +64,7 @@ import type {
 
 export type { Progress } from "../runtime/artifacts.js";
 export type { Backend, BackendChoice } from "../runtime/backends.js";
+export type { BackboneUse } from "../runtime/backbone.js";
 export { BACKEND_CHOICES, OptionError } from "../runtime/options.js";
 export { probeDevice } from "../runtime/device.js";
 
@@ -84,6 +87,14 @@ export interface LoadOptions {
    * runs it (it must have passed there).
    */
   variant?: string;
+  /**
+   * WASM threads, 1 to 4 (default: the runtime's policy, `wasmThreads`: 1 for a small variant, 2 or
+   * more for one of 2 MB or more on a cross-origin isolated page with 2+ cores). Applies when the
+   * model runs on WASM (backend "wasm", or "auto" without a usable WebGPU); `model.threads` says
+   * what ran. An `OptionError` with backend "server" or "webgpu", or above 1 on a page that is not
+   * cross-origin isolated.
+   */
+  threads?: number;
   onProgress?: (progress: Progress) => void;
   /** Host origin (default: where this library was served from). */
   host?: string;
@@ -100,6 +111,7 @@ export interface LoadOptions {
 const LOAD_OPTION_CHECKS: { readonly [K in keyof Required<LoadOptions & { task: TaskName }>]: Check } = {
   backend: oneOf(BACKEND_CHOICES),
   variant: nonEmptyString,
+  threads: integer(1, MAX_THREADS),
   onProgress: callable,
   host: httpOrigin,
   telemetry: boolean,
@@ -208,9 +220,11 @@ export interface RunTimings {
 }
 
 /** The manifest as `GET /api/v1/models/<name>` returns it: artifacts carry their URLs. */
-export type ManifestWithUrls = Omit<Manifest, "variants" | "assets"> & {
+export type ManifestWithUrls = Omit<Manifest, "variants" | "assets" | "backbone"> & {
   variants: Array<Variant & { url: string | null }>;
   assets: Array<Asset & { url: string }>;
+  /** A composed model's backbone, with the URLs of its files (runtime/backbone.ts). */
+  backbone?: BackboneWithUrls;
   /** The caller's arm of a canary split and the operator's kill switch (app/lifecycle.py). */
   lifecycle?: Lifecycle;
 };
@@ -271,11 +285,11 @@ function workerFor(candidate: Candidate, host: string): Promise<Comlink.Remote<W
     remote = (async () => {
       const worker = new Worker(new URL(WORKER_PATH, host), { type: "module", name: `browserml-${key}` });
       const api = Comlink.wrap<WorkerApi>(worker);
-      await api.setup({
-        backend: candidate.backend as "webgpu" | "wasm",
-        threads: candidate.threads,
-        wasmPaths: `${host}/ort/`,
-      });
+      // Not awaited: the worker downloads the model (load) while it initialises ONNX Runtime Web, and
+      // a failed setup fails that load (the next backend is tried) and drops this worker.
+      api
+        .setup({ backend: candidate.backend as "webgpu" | "wasm", threads: candidate.threads, wasmPaths: `${host}/ort/` })
+        .catch(() => workers.delete(key));
       return api;
     })();
     workers.set(key, remote);
@@ -291,11 +305,17 @@ function workerFor(candidate: Candidate, host: string): Promise<Comlink.Remote<W
 export class Model<T extends TaskName = TaskName> {
   backend: Backend;
   variant: string | null;
+  /** The WASM threads it runs with (the `threads` option, else the policy, `wasmThreads`); 0 on WebGPU and the server. */
   threads: number;
   /** Why the model is not on the first backend the plan wanted (null if it is). */
   fallbackReason: string | null;
-  /** Why this backend, in words. */
+  /** Why this backend, in words; for a model with a backbone, also which files run (or why the composed variant). */
   reason: string;
+  /**
+   * A composed model (sentiment) running as its backbone model's own file + its head: the backbone
+   * it shares (one download, one session with that model); null when it runs one file.
+   */
+  backbone: BackboneUse | null;
   loadMs: number;
   /** True when every artifact came from Cache Storage (nothing downloaded). */
   fromCache: boolean;
@@ -319,6 +339,8 @@ export class Model<T extends TaskName = TaskName> {
     remote: Comlink.Remote<WorkerApi> | null;
     loadMs: number;
     fromCache: boolean;
+    /** Backbone + head, or why the composed variant (runtime/backbone.ts). */
+    split?: SplitPlan;
     /** Where to report runs and fallbacks (runtime/telemetry.ts); none when absent. */
     telemetry?: Collector | null;
   }) {
@@ -329,7 +351,8 @@ export class Model<T extends TaskName = TaskName> {
     this.variant = init.candidate.variant ?? init.manifest.recommended.server;
     this.serverVariant = init.candidate.backend === "server" ? init.candidate.variant : null;
     this.threads = init.candidate.threads;
-    this.reason = init.candidate.reason;
+    this.reason = init.split?.reason ? `${init.candidate.reason}; ${init.split.reason}` : init.candidate.reason;
+    this.backbone = init.split?.backbone ?? null;
     this.fallbackReason = init.fallbackReason;
     this.remote = init.remote;
     this.loadMs = init.loadMs;
@@ -432,6 +455,7 @@ export class Model<T extends TaskName = TaskName> {
         this.telemetry?.recordFallback(source, this.backend, this.fallbackReason); // telemetry
         this.backend = "server";
         this.variant = this.manifest.recommended.server;
+        this.backbone = null;
         this.reason = "server (fallback after a failure)";
         if (handedOver) throw new Error(`${this.fallbackReason}; this input was transferred, run it again`);
       }
@@ -605,18 +629,29 @@ export async function loadModel<T extends TaskName = TaskName>(
 ): Promise<Model<T>> {
   checkOptions(options, LOAD_OPTION_CHECKS, `loadModel(${JSON.stringify(name)})`);
   const host = hostOf(options);
+  // A WebGPU adapter request can take as long as the manifest: both at once (awaited below; if the
+  // manifest fails first, its rejection is not left unhandled).
+  const probing = probeDevice();
+  probing.catch(() => undefined);
   const manifest = await fetchManifest(host, name);
   if (options.task !== undefined && manifest.task !== options.task) {
     throw new InputError(`${name} is a model for ${manifest.task}, not for ${options.task}`);
   }
   const switchedOff = killSwitch(manifest);
-  const device = await probeDevice();
-  const plan = planBackends(manifest as Manifest, device, options.backend ?? "auto", options.variant);
+  const device = await probing;
+  const plan = planBackends(manifest as Manifest, device, options.backend ?? "auto", options.variant, options.threads);
   const reasons = [...plan.skipped];
   const telemetry = telemetryFor(options.telemetry); // telemetry: null when off
   const source = { host, model: manifest.name }; // telemetry
-  const made = (candidate: Candidate, remote: Comlink.Remote<WorkerApi> | null, loadMs = 0, fromCache = false) => {
+  const made = (
+    candidate: Candidate,
+    remote: Comlink.Remote<WorkerApi> | null,
+    loadMs = 0,
+    fromCache = false,
+    split?: SplitPlan,
+  ) => {
     const model = new Model<T>({
+      split,
       manifest,
       device,
       host,
@@ -651,16 +686,26 @@ export async function loadModel<T extends TaskName = TaskName>(
         assets[role as AssetRole] = artifactRef(host, asset.file, asset);
       }
       const remote = await workerFor(candidate, host);
-      const loaded = await remote.load(
-        {
-          key: `${manifest.name}/${manifest.version}/${candidate.variant}`,
-          manifest,
-          model: artifactRef(host, variant.file, variant),
-          assets,
-        },
-        options.onProgress ? Comlink.proxy(options.onProgress) : undefined,
-      );
-      return made(candidate, remote, loaded.loadMs, loaded.fromCache);
+      const request = {
+        key: `${manifest.name}/${manifest.version}/${candidate.variant}`,
+        manifest: manifest as unknown as Manifest,
+        model: artifactRef(host, variant.file, variant),
+        assets,
+      };
+      const progress = options.onProgress ? Comlink.proxy(options.onProgress) : undefined;
+      // A composed model whose backbone the host serves: that file + the head (one download shared with
+      // the backbone model); else, or if that fails to load, the composed variant, and `reason` says why.
+      let split = planSplit(manifest, variant.file, candidate.backend, host);
+      if (split.use) {
+        try {
+          const loaded = await remote.load({ ...request, split: split.use }, progress);
+          return made(candidate, remote, loaded.loadMs, loaded.fromCache, split);
+        } catch (err) {
+          split = { use: null, backbone: null, reason: `the composed ${variant.file} (backbone + head failed to load: ${String(err)})` };
+        }
+      }
+      const loaded = await remote.load(request, progress);
+      return made(candidate, remote, loaded.loadMs, loaded.fromCache, split);
     } catch (err) {
       reasons.push(`${candidate.backend} failed to load ${candidate.variant}: ${String(err)}`);
       telemetry?.recordFallback(source, candidate.backend, reasons[reasons.length - 1]!); // telemetry
@@ -702,6 +747,7 @@ export interface PipelineOptions extends Omit<LoadOptions, "variant"> {
 /** How each option of `loadPipeline` is checked: `loadModel`'s, but no `variant` (each model has its own), plus `model`. */
 const PIPELINE_OPTION_CHECKS: { readonly [K in keyof Required<PipelineOptions>]: Check } = {
   backend: LOAD_OPTION_CHECKS.backend,
+  threads: LOAD_OPTION_CHECKS.threads,
   onProgress: LOAD_OPTION_CHECKS.onProgress,
   host: LOAD_OPTION_CHECKS.host,
   telemetry: LOAD_OPTION_CHECKS.telemetry,

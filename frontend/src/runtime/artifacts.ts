@@ -51,8 +51,28 @@ async function openCache(): Promise<Cache | null> {
   }
 }
 
+/** Fetches under way, by sha256: two models asking for the same file at once (the text page's
+ * tokenizer, or a shared backbone) wait for one download. */
+const inflight = new Map<string, Promise<{ data: ArrayBuffer; fromCache: boolean }>>();
+
 /** The verified bytes of `ref`, from Cache Storage when present, else downloaded with progress. */
 export async function fetchVerified(ref: ArtifactRef, onProgress?: ProgressCallback): Promise<ArrayBuffer> {
+  const pending = inflight.get(ref.sha256);
+  if (pending) {
+    const { data, fromCache } = await pending;
+    onProgress?.({ file: ref.file, loaded: data.byteLength, total: data.byteLength, fromCache });
+    return data;
+  }
+  const fetching = fetchOnce(ref, onProgress);
+  inflight.set(ref.sha256, fetching);
+  try {
+    return (await fetching).data;
+  } finally {
+    inflight.delete(ref.sha256);
+  }
+}
+
+async function fetchOnce(ref: ArtifactRef, onProgress?: ProgressCallback): Promise<{ data: ArrayBuffer; fromCache: boolean }> {
   const cache = await openCache();
   const key = cacheKey(ref.sha256);
   const hit = cache ? await cache.match(key) : undefined;
@@ -60,7 +80,7 @@ export async function fetchVerified(ref: ArtifactRef, onProgress?: ProgressCallb
     const data = await hit.arrayBuffer();
     if ((await sha256Hex(data)) === ref.sha256) {
       onProgress?.({ file: ref.file, loaded: data.byteLength, total: data.byteLength, fromCache: true });
-      return data;
+      return { data, fromCache: true };
     }
     await cache?.delete(key); // corrupted in storage: drop it and download again
   }
@@ -79,7 +99,7 @@ export async function fetchVerified(ref: ArtifactRef, onProgress?: ProgressCallb
       // Quota exceeded: the model still runs, it just is not kept for next time.
     }
   }
-  return data;
+  return { data, fromCache: false };
 }
 
 /** The host's `{"error": "..."}` message of a failed response, else its status text. */

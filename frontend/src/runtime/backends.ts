@@ -36,21 +36,63 @@ export const MAX_THREADS = 4;
 export const MEMORY_FACTOR = 8;
 
 /**
- * WASM threads: 1 without cross-origin isolation (no SharedArrayBuffer), else half the cores,
- * rounded up, at most MAX_THREADS (ORT Web's own default, written out so `model.threads` says it):
- * 1 on 2 cores, 2 on 3-4, 3 on 5-6, 4 from 7. The other half is left to the page, the worker's
- * JavaScript (pre/post-processing), ORT's spinning pool threads and the browser.
- * Measured on 2 cores (bench/bench_ort_builds.py part 2: Chromium, isolated page, model.run
- * median ms, 1 vs 2 threads): with the cores busy (load average 8) 1 thread won everywhere:
- * face-detector 5.8 vs 8.4, emotion 1.39 vs 1.42, imagenet int8 52.9 vs 92.0, sentiment int8
- * 19.7 vs 26.5; with one core mostly free (load average 2) face-detector 5.8 vs 5.5 and emotion
- * 1.35 vs 1.44 were even, imagenet 50.2 vs 29.4 and sentiment 18.9 vs 15.0 lost (bench/README.md).
- * One thread is never much slower on the small models that run continuously (the faces page),
- * and is 1.4-1.7x faster on every model when the 2 cores have other work.
+ * Variants at least this big (bytes) are "heavy" and get more than one WASM thread (below).
+ * Every catalog variant is far from it: face-detector and emotion 0.1-0.4 MB, imagenet 5-19 MB,
+ * the text models 23-90 MB. File size stands for the work per operator here (the weights of the
+ * big GEMMs and convolutions); the converter's recorded WASM latency (`wasm_cost_ms`) does not
+ * sort them: Node measured face-detector fp16 at 26.6 ms and the text models' int8 at 4 ms.
  */
-export function wasmThreads(device: Device): number {
-  if (!device.crossOriginIsolated) return 1;
-  return Math.max(1, Math.min(MAX_THREADS, Math.ceil(device.cores / 2)));
+export const HEAVY_VARIANT_BYTES = 2e6;
+
+/**
+ * WASM threads for a variant of `bytes` bytes (ORT Web fixes the count per worker, so a page
+ * that mixes light and heavy models gets one worker per count, made on first use):
+ * - 1 without cross-origin isolation (no SharedArrayBuffer), on a 1-core device, and for a light
+ *   variant (under HEAVY_VARIANT_BYTES) on every device: its operators are too small to share out;
+ * - a heavy variant: half the cores rounded up but at least 2, at most MAX_THREADS: 2 on 2-4
+ *   cores, 3 on 5-6, 4 from 7.
+ * Measured on 2 cores (Chromium 156, isolated page, model.run median ms, 1 vs 2 threads,
+ * bench/bench_ort_builds.py part 2, bench/README.md): with about one core free (load average 2)
+ * the big variants ran faster on 2 threads, imagenet int8 50.2 vs 29.4, sentiment int8 18.9 vs
+ * 15.0, while the small ones did not: face-detector 5.8 vs 5.5, emotion 1.35 vs 1.44 (even at
+ * best; 1 thread 1.4x faster on face-detector at load 8, 5.8 vs 8.4). With the cores busy (load
+ * average 2.9-5.9, and 8.8-13) 1 thread won on the big ones, imagenet int8 69 vs 126 (106 vs 190),
+ * sentiment 19.1 vs 45.6 (30 vs 71), text-embedder int8 21.3 vs 38.0 (35 vs 60), and the small
+ * ones were even (face-detector 5.9 vs 5.1, emotion 1.26 vs 1.21).
+ * A device that runs one page is mostly the first case, so big variants take 2 threads; a page
+ * that expects a busy device passes `threads: 1` to loadModel.
+ */
+export function wasmThreads(device: Device, bytes: number): number {
+  if (!device.crossOriginIsolated || device.cores < 2 || bytes < HEAVY_VARIANT_BYTES) return 1;
+  return Math.min(MAX_THREADS, Math.max(2, Math.ceil(device.cores / 2)));
+}
+
+/** Why a WASM candidate runs `threads` threads, in words for the UI. */
+function threadsReason(device: Device, variant: Variant, threads: number, asked: boolean): string {
+  const count = `WASM with ${threads} thread${threads === 1 ? "" : "s"}`;
+  if (asked) return `${count} (asked for)`;
+  if (!device.crossOriginIsolated) return `${count} (the page is not cross-origin isolated, so no threads)`;
+  if (device.cores < 2) return `${count} (1 core)`;
+  const size = `${variant.file} is ${(variant.bytes / 1e6).toFixed(1)} MB`;
+  return threads > 1
+    ? `${count} (cross-origin isolated; ${size}, big enough to share out)`
+    : `${count} (${size}: a small model, which more threads do not speed up)`;
+}
+
+/** The WASM threads asked for (`threads`), or an OptionError when this page cannot give them. */
+function checkThreads(manifest: Manifest, device: Device, choice: BackendChoice, threads: number): void {
+  if (choice === "server" || choice === "webgpu") {
+    throw new OptionError(
+      `${manifest.name}: threads is the number of WASM threads; with backend "${choice}" there are none: ` +
+        `ask instead for backend "wasm" or "auto" with threads, or no threads`,
+    );
+  }
+  if (threads > 1 && !device.crossOriginIsolated) {
+    throw new OptionError(
+      `${manifest.name}: ${threads} WASM threads need a cross-origin isolated page (COOP/COEP headers, for ` +
+        `SharedArrayBuffer) and this one is not; ask instead for threads 1, or no threads (the runtime chooses)`,
+    );
+  }
 }
 
 type ClientBackend = "webgpu" | "wasm";
@@ -134,14 +176,19 @@ function instead(
  * instead. Only device limits move an explicit backend on, visibly (`skipped`): a forced
  * "webgpu" without a usable adapter or fp16 shaders goes on to WASM (with the variant asked
  * for), a forced "wasm" without WebAssembly to the server (unless a variant was asked for).
+ * `threadsOverride` (the `threads` option) replaces `wasmThreads` on the WASM candidate; it is an
+ * `OptionError` with backend "server" or "webgpu", for a server-only model, and above 1 on a page
+ * that is not cross-origin isolated.
  */
 export function planBackends(
   manifest: Manifest,
   device: Device,
   choice: BackendChoice = "auto",
   variantOverride?: string,
+  threadsOverride?: number,
 ): Plan {
   const asked = variantOverride !== undefined;
+  if (threadsOverride !== undefined) checkThreads(manifest, device, choice, threadsOverride);
   if (asked && !manifest.variants.some((v) => v.file === variantOverride)) {
     throw new OptionError(
       `${manifest.name}: unknown variant ${JSON.stringify(variantOverride)}; its variants are ${quoted(manifest.variants.map((v) => v.file))}`,
@@ -167,7 +214,7 @@ export function planBackends(
     return { candidates: [{ ...server, variant: variantOverride ?? null, reason }], skipped };
   }
   if (manifest.client.server_only) {
-    if (asked || choice !== "auto") {
+    if (asked || choice !== "auto" || threadsOverride !== undefined) {
       throw new OptionError(
         `${manifest.name} is server-only: no variant of it is served to browsers; ask instead for backend "server"`,
       );
@@ -211,17 +258,12 @@ export function planBackends(
     if (backend === "webgpu") {
       candidates.push({ backend, variant: variant.file, threads: 0, reason: `WebGPU on ${device.webgpu.description}` });
     } else {
-      const threads = wasmThreads(device);
+      const threads = threadsOverride ?? wasmThreads(device, variant.bytes);
       candidates.push({
         backend,
         variant: variant.file,
         threads,
-        reason:
-          threads > 1
-            ? `WASM with ${threads} threads (cross-origin isolated)`
-            : device.crossOriginIsolated
-              ? `WASM with 1 thread (${device.cores} core${device.cores === 1 ? "" : "s"}: one thread runs faster)`
-              : "WASM with 1 thread (the page is not cross-origin isolated, so no threads)",
+        reason: threadsReason(device, variant, threads, threadsOverride !== undefined),
       });
     }
   }

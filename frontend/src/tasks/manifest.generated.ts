@@ -67,6 +67,7 @@ export interface Manifest {
   assets: Asset[];
   evaluation: Evaluation;
   report?: string;
+  backbone?: Backbone;
   drift?: Drift;
   self_check: SelfCheck;
 }
@@ -282,6 +283,61 @@ export interface ConversionHost {
   machine?: string;
   flags?: string[];
   onnxruntime_web?: string;
+}
+/**
+ * a composed model whose first part is another catalog model (sentiment: the text-embedder): a browser may run that model's own variant file, then the small head, and so download the shared backbone once (convert/sources/compose.py). The server runs the composed variants.
+ */
+export interface Backbone {
+  /**
+   * the backbone's catalog name
+   */
+  model: string;
+  /**
+   * the backbone's version whose variant files the splits name (the one converted when this version was)
+   */
+  version: number;
+  /**
+   * the backbone output the head takes
+   */
+  output: string;
+  head: BackboneHead;
+  splits: BackboneSplit[];
+}
+/**
+ * the head alone: the backbone's output in, this model's outputs out
+ */
+export interface BackboneHead {
+  file: string;
+  bytes: number;
+  sha256: Sha256;
+  input: string;
+}
+/**
+ * one composed variant as the backbone's variant file + the head, measured against the source model on ORT Web's WASM build and gated like the variant
+ */
+export interface BackboneSplit {
+  /**
+   * this model's composed variant the split stands for
+   */
+  variant: string;
+  backbone_file: string;
+  backbone_sha256: Sha256;
+  backbone_bytes: number;
+  /**
+   * the browser backends the split suits (the composed variant's)
+   */
+  backends: Backend[];
+  evaluations: {
+    wasm: RuntimeEvaluation;
+  };
+  gates: {
+    webgpu?: Verdict;
+    wasm?: Verdict;
+  };
+  /**
+   * largest output difference between the split and the composed variant, both on ORT Web's WASM build, over the evaluation data
+   */
+  max_abs_diff_vs_composed: number;
 }
 /**
  * the drift monitor's reference (lifecycle/drift.py): per feature, its bins and the evaluation data's share in each (inputs; outputs of the source model); the host reports PSI of live traffic against it

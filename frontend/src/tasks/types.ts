@@ -16,6 +16,9 @@ import type * as Schema from "./manifest.generated.js";
 export type {
   Activation,
   Asset,
+  Backbone,
+  BackboneHead,
+  BackboneSplit,
   Backend,
   ClassificationPostprocess,
   ClientPolicy,

@@ -46,7 +46,7 @@ describe("loadModel options", () => {
   it("refuses an unknown option, listing the options", async () => {
     const err = await refusal(loadModel("emotion", { gpu: true, host: HOST } as never));
     expect(err.message).toMatch(/^loadModel\("emotion"\): unknown option "gpu"; the options are /);
-    for (const name of ["backend", "variant", "onProgress", "host", "telemetry", "task"]) expect(err.message).toContain(name);
+    for (const name of ["backend", "variant", "threads", "onProgress", "host", "telemetry", "task"]) expect(err.message).toContain(name);
     // A typo of a real option is unknown too (it would otherwise be ignored).
     await refusal(loadModel("emotion", { Backend: "wasm" } as never));
   });
@@ -60,6 +60,8 @@ describe("loadModel options", () => {
       [{ host: "localhost:8000" }, "host must be an absolute http(s) URL"],
       [{ task: "ocr" }, 'task must be one of "image-classification", "face-detection", "text-classification", "embeddings", not "ocr"'],
       [{ backend: ["wasm"] }, "backend must be one of"],
+      [{ threads: 8 }, "threads must be an integer from 1 to 4, not 8"],
+      [{ threads: "2" }, 'threads must be an integer from 1 to 4, not "2"'],
     ];
     for (const [options, message] of cases) {
       const err = await refusal(loadModel("emotion", options as never));
@@ -81,7 +83,7 @@ describe("loadPipeline options", () => {
   it("has no variant (each model has its own) and checks the rest like loadModel", async () => {
     const err = await refusal(loadPipeline("face-emotion", { variant: "model.onnx" } as never));
     expect(err.message).toBe(
-      'loadPipeline("face-emotion"): unknown option "variant"; the options are backend, onProgress, host, telemetry, model',
+      'loadPipeline("face-emotion"): unknown option "variant"; the options are backend, threads, onProgress, host, telemetry, model',
     );
     await refusal(loadPipeline("face-emotion", { backend: "tfjs-wasm" as never }));
     await refusal(loadPipeline("face-emotion", { model: "emotion" as never }));

@@ -6,7 +6,7 @@
 
 import { describe, expect, it } from "vitest";
 
-import { planBackends, wasmThreads } from "../../src/runtime/backends.js";
+import { HEAVY_VARIANT_BYTES, planBackends, wasmThreads } from "../../src/runtime/backends.js";
 import type { Device } from "../../src/runtime/device.js";
 import { OptionError } from "../../src/runtime/options.js";
 import type { Manifest } from "../../src/tasks/types.js";
@@ -63,14 +63,52 @@ describe("planBackends", () => {
     expect(plan.skipped[0]).toContain("shader-f16");
   });
 
-  it("uses one thread without cross-origin isolation, else half the cores (1 on 2 cores), at most 4", () => {
-    const threads = (d: Partial<Device>) => planBackends(manifest(), device(d)).candidates[1]?.threads;
+  it("gives a heavy variant (2 MB or more) half the cores but at least 2 when isolated, at most 4", () => {
+    const threads = (d: Partial<Device>) => planBackends(manifest(), device(d)).candidates[1]?.threads; // int8, 5 MB
     expect(threads({ crossOriginIsolated: false })).toBe(1);
     expect(threads({ crossOriginIsolated: false, cores: 16 })).toBe(1);
-    expect([1, 2, 3, 4, 5, 6, 7, 8, 64].map((cores) => threads({ cores }))).toEqual([1, 1, 2, 2, 3, 3, 4, 4, 4]);
-    expect(wasmThreads(device({ cores: 0 }))).toBe(1); // hardwareConcurrency unknown: probeDevice reads 1
-    const reason = planBackends(manifest(), device({ cores: 2 })).candidates[1]?.reason;
-    expect(reason).toBe("WASM with 1 thread (2 cores: one thread runs faster)");
+    expect([1, 2, 3, 4, 5, 6, 7, 8, 64].map((cores) => threads({ cores }))).toEqual([1, 2, 2, 2, 3, 3, 4, 4, 4]);
+    expect(wasmThreads(device({ cores: 0 }), 5e6)).toBe(1); // hardwareConcurrency unknown: probeDevice reads 1
+    expect(planBackends(manifest(), device({ cores: 2 })).candidates[1]?.reason).toBe(
+      "WASM with 2 threads (cross-origin isolated; model.int8.onnx is 5.0 MB, big enough to share out)",
+    );
+    expect(planBackends(manifest(), device({ cores: 1 })).candidates[1]?.reason).toBe("WASM with 1 thread (1 core)");
+  });
+
+  it("gives a light variant (under 2 MB) one thread on every device, and says why", () => {
+    const light = manifest({
+      name: "face-detector",
+      variants: [variant("model.onnx", "fp32", 412821)],
+      recommended: { webgpu: "model.onnx", wasm: "model.onnx", server: "model.onnx" },
+    });
+    const threads = (cores: number) => planBackends(light, device({ cores })).candidates[1]?.threads;
+    expect([1, 2, 4, 8, 64].map(threads)).toEqual([1, 1, 1, 1, 1]);
+    expect(wasmThreads(device({ cores: 2 }), HEAVY_VARIANT_BYTES - 1)).toBe(1);
+    expect(wasmThreads(device({ cores: 2 }), HEAVY_VARIANT_BYTES)).toBe(2);
+    expect(planBackends(light, device({ cores: 2 })).candidates[1]?.reason).toBe(
+      "WASM with 1 thread (model.onnx is 0.4 MB: a small model, which more threads do not speed up)",
+    );
+  });
+
+  it("runs the threads asked for on WASM, and refuses what the page cannot give, listing what it can", () => {
+    const wasm = (d: Partial<Device>, threads: number, choice: "auto" | "wasm" = "wasm") =>
+      planBackends(manifest(), device(d, { available: false }), choice, undefined, threads).candidates[0];
+    expect(wasm({ cores: 2 }, 1)).toMatchObject({ backend: "wasm", threads: 1, reason: "WASM with 1 thread (asked for)" });
+    expect(wasm({ cores: 2 }, 4, "auto")).toMatchObject({ backend: "wasm", threads: 4, reason: "WASM with 4 threads (asked for)" });
+    expect(wasm({ crossOriginIsolated: false }, 1)).toMatchObject({ threads: 1 });
+    expect(() => wasm({ crossOriginIsolated: false }, 2)).toThrow(
+      "imagenet: 2 WASM threads need a cross-origin isolated page (COOP/COEP headers, for SharedArrayBuffer) and " +
+        "this one is not; ask instead for threads 1, or no threads (the runtime chooses)",
+    );
+    for (const choice of ["server", "webgpu"] as const) {
+      expect(() => planBackends(manifest(), device(), choice, undefined, 2)).toThrow(OptionError);
+      expect(() => planBackends(manifest(), device(), choice, undefined, 2)).toThrow(
+        `imagenet: threads is the number of WASM threads; with backend "${choice}" there are none: ` +
+          'ask instead for backend "wasm" or "auto" with threads, or no threads',
+      );
+    }
+    const serverOnly = manifest({ client: { max_client_bytes: 20e6, server_only: true } });
+    expect(() => planBackends(serverOnly, device(), "auto", undefined, 1)).toThrow(/is server-only/);
   });
 
   it("sends the recommended variant to the server when the device has too little memory, and says why", () => {
