@@ -20,7 +20,7 @@ def _convert(args: argparse.Namespace) -> int:
         from convert.errors import ConversionError
         from convert.pipeline import convert_model
         from convert.pipelines import list_pipelines, write_pipeline
-        from convert.recipe import list_recipes, load_recipe
+        from convert.recipe import conversion_order, list_recipes, load_recipe
     except ImportError as err:
         print(
             f"error: the conversion packages are not installed ({err}). "
@@ -37,6 +37,12 @@ def _convert(args: argparse.Namespace) -> int:
         return 2
     from contract.manifest import gate_reasons
 
+    recipes = [name for name in names if name not in pipelines]
+    try:  # a composed model after the embedder it is built on (its browser backbone)
+        names = [*conversion_order(recipes, root), *(name for name in names if name in pipelines)]
+    except ConversionError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     failed = []
     for name in names:
         if name in pipelines:

@@ -57,6 +57,17 @@ class Outcome:
         return [v["file"] for v in self.manifest["variants"] if any(x["passed"] for x in v["gates"].values())]
 
 
+def _backbone_now_available(recipe: Recipe, root: Path, models_dir: Path, version_dir: Path) -> bool:
+    """A composed version built before its embedder was converted has no ``backbone`` section
+    (convert/backbone.py); once the embedder's version exists, that version is not reused."""
+    if recipe.source.get("format") != "compose":
+        return False
+    if "backbone" in json.loads((version_dir / "manifest.json").read_text()):
+        return False
+    embedder = load_recipe(recipe.source["embedder"], root)
+    return find_same(models_dir, embedder.name, fingerprint(embedder, root)) is not None
+
+
 def fingerprint(recipe: Recipe, root: Path, extra_training: Sequence[tuple[str, str]] = ()) -> str:
     """Hash of everything the produced bytes depend on (recipe, source packages, toolchain, and
     the extra training examples of ``browserml retrain``)."""
@@ -137,6 +148,10 @@ def convert_model(
     fp = fingerprint(recipe, root, extra_training)
     if not force:
         same = find_same(models_dir, recipe.name, fp)
+        if same is not None and _backbone_now_available(recipe, root, models_dir, same):
+            print_.note(f"version {same.name} has no browser backbone, and "
+                        f"{recipe.source['embedder']} is converted now: building a new version that has one")
+            same = None
         if same is not None:
             manifest = json.loads((same / "manifest.json").read_text())
             print_.note(f"up to date: version {same.name} was built from the same recipe and packages")

@@ -145,6 +145,31 @@ def list_recipes(root: Path) -> list[str]:
     return sorted(p.stem for p in catalog_dir(root).glob("*.toml"))
 
 
+def conversion_order(names: list[str], root: Path) -> list[str]:
+    """``names`` with every recipe after the one its ``source.embedder`` names (when that one is in
+    ``names`` too): a composed model looks up the embedder's converted version for its browser
+    backbone (convert/backbone.py), so on a fresh clone the embedder must be converted first.
+    Otherwise the order given is kept."""
+    wanted = set(names)
+    ordered: list[str] = []
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in ordered:
+            return
+        if name in path:
+            raise ConversionError(f"recipes name each other as embedder: {' -> '.join([*path, name])}")
+        file = catalog_dir(root) / f"{name}.toml"
+        if file.is_file():
+            first = tomllib.loads(file.read_text()).get("source", {}).get("embedder")
+            if isinstance(first, str) and first in wanted:
+                visit(first, (*path, name))
+        ordered.append(name)
+
+    for name in names:
+        visit(name, ())
+    return ordered
+
+
 def load_recipe(name_or_path: str | Path, root: Path) -> Recipe:
     """Load a catalog recipe by name (or a path to a .toml file) and check every field."""
     path = Path(name_or_path)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from convert.errors import ConversionError
-from convert.recipe import list_recipes, load_recipe
+from convert.recipe import conversion_order, list_recipes, load_recipe
 
 CATALOG = ["emotion", "face-detector", "imagenet", "sentiment", "text-embedder"]
 
@@ -57,6 +57,23 @@ def test_the_catalog_has_the_five_models(root: Path) -> None:
     assert list_recipes(root) == CATALOG
     for name in CATALOG:
         assert load_recipe(name, root).name == name
+
+
+def test_convert_all_builds_the_embedder_before_the_model_composed_on_it(root: Path) -> None:
+    # On a fresh clone sentiment's browser backbone is found only if text-embedder was converted first.
+    order = conversion_order(list_recipes(root), root)
+    assert sorted(order) == CATALOG
+    assert order.index("text-embedder") < order.index("sentiment")
+    assert conversion_order(["sentiment"], root) == ["sentiment"]  # alone: its own order, nothing added
+
+
+def test_recipes_naming_each_other_as_embedder_are_refused(tmp_path: Path) -> None:
+    catalog = tmp_path / "models" / "catalog"
+    catalog.mkdir(parents=True)
+    for name, other in (("a", "b"), ("b", "a")):
+        (catalog / f"{name}.toml").write_text(f'[source]\nformat = "compose"\nembedder = "{other}"\n')
+    with pytest.raises(ConversionError, match="a -> b -> a"):
+        conversion_order(["a", "b"], tmp_path)
 
 
 def test_a_valid_recipe_loads(tmp_path: Path, root: Path) -> None:
