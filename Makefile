@@ -6,12 +6,18 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
+# The TF.js converter (tensorflowjs) lives in its own venv: it cannot share one with the
+# serving venv's TensorFlow 2.21 / Keras 3 (requirements/tfjs-constraints.txt).
+TFJS_VENV  := .venv-tfjs
+TFJS_STAMP := $(TFJS_VENV)/.installed
+TFJS_PACKAGES := tensorflowjs==4.22.0 tensorflow==2.19.0 tensorflow-decision-forests==1.12.0 \
+  tf-keras==2.19.0 tensorflow-hub==0.16.1 packaging==23.2 ydf==0.15.0
 NODE_STAMP := frontend/node_modules/.installed
 DIST   := frontend/dist/index.html
 FRONTEND_SOURCES := $(shell find frontend/src -type f) frontend/index.html frontend/vite.config.ts frontend/tsconfig.json
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test setup models frontend chromium redis lint lock clean
+.PHONY: run test setup tfjs-env models frontend chromium redis lint lock clean
 
 run: models frontend
 	$(BIN)/browserml models list
@@ -39,8 +45,18 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[bench]'
 	touch $@
 
+# The TF.js converter environment (about 2.9 GB, under a minute to install): `browserml convert`
+# runs the TF.js export of the recipes with a [tfjs] table in it (convert/tfjs.py).
+tfjs-env: $(TFJS_STAMP)
+
+$(TFJS_STAMP): requirements/tfjs-constraints.txt
+	test -x $(TFJS_VENV)/bin/python || $(PYTHON) -m venv $(TFJS_VENV)
+	$(TFJS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TFJS_VENV)/bin/python -m pip install --quiet -c requirements/tfjs-constraints.txt $(TFJS_PACKAGES)
+	touch $@
+
 # Converting again with nothing changed reuses the existing versions (same fingerprint).
-models: $(STAMP) $(NODE_STAMP)
+models: $(STAMP) $(NODE_STAMP) $(TFJS_STAMP)
 	$(BIN)/browserml convert --all
 
 # The browser runtime and demo app (frontend/dist, served by the host).
@@ -76,5 +92,5 @@ lock: $(STAMP)
 	    | sed 's/+cpu$$//'; } > requirements/constraints.txt
 
 clean:
-	rm -rf $(VENV) .cache frontend/node_modules frontend/dist
+	rm -rf $(VENV) $(TFJS_VENV) .cache frontend/node_modules frontend/dist
 	find models -mindepth 1 -maxdepth 1 -type d ! -name catalog -exec rm -rf {} +

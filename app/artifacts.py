@@ -34,10 +34,10 @@ def artifact(name: str, version: str, file: str) -> Response:
     if item is None:
         raise ApiError(404, f"{name} v{model.version} has no file {file!r}; it serves "
                             f"{', '.join(sorted(a.file for a in model.artifacts.values() if a.passed))}.")
-    if item.kind in ("weights", "head") and model.server_only:
+    if item.kind in ("weights", "shard", "head") and model.server_only:
         raise ApiError(403, f"{name} is server-only: its weights are not served. "
                             f"Use POST /api/v1/models/{name}/predict instead.")
-    if item.kind in ("weights", "head") and not item.passed:
+    if item.kind in ("weights", "shard", "head") and not item.passed:
         raise ApiError(404, f"{file} of {name} v{model.version} did not pass its gates in the browser "
                             f"and is not served; see /models/{name}/{model.version}/report.md.")
     if item.changed_to() is not None:  # checked at start by the registry; it may have changed on disk since

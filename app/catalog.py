@@ -30,6 +30,7 @@ def _variant_summary(model: ModelVersion, variant: dict[str, Any]) -> dict[str, 
     served = passes_in_browser(variant) and not model.server_only
     return {
         "file": variant["file"],
+        "format": variant.get("format", "onnx"),
         "precision": variant["precision"],
         "bytes": variant["bytes"],
         "sha256": variant["sha256"],

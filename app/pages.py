@@ -85,9 +85,11 @@ def index() -> Response | str:
 @bp.get("/lib/<path:file>", defaults={"folder": "lib"})
 @bp.get("/assets/<path:file>", defaults={"folder": "assets"})
 @bp.get("/ort/<path:file>", defaults={"folder": "ort"})
+@bp.get("/tfjs/<path:file>", defaults={"folder": "tfjs"})
 @bp.get("/<any('sw.js', 'shell.json', 'favicon.svg', 'app.webmanifest'):file>", defaults={"folder": ""})
 def frontend_file(file: str, folder: str) -> Response:
-    """Built frontend files: the runtime library (/lib), hashed bundles (/assets), ONNX Runtime Web (/ort)."""
+    """Built frontend files: the runtime library (/lib), hashed bundles (/assets), ONNX Runtime Web (/ort),
+    TensorFlow.js's WASM backend (/tfjs)."""
     file = f"{folder}/{file}" if folder else file
     dist = _dist()
     if not dist.is_dir():

@@ -43,7 +43,8 @@ class Artifact:
     file: str
     path: Path
     sha256: str
-    kind: str  # "weights" (a variant), "head" (backbone split), "asset" (e.g. tokenizer.json), "selfcheck" or "meta"
+    kind: str  # "weights" (a variant), "shard" (of a TF.js graph model), "head" (backbone split), "asset",
+    # "selfcheck" or "meta"
     passed: bool = True  # weights (head): did the variant (a split) pass in the browser, so it may be served
 
     def changed_to(self) -> str | None:
@@ -218,10 +219,13 @@ def _load_version(manifest_path: Path) -> ModelVersion:
         log.warning("%s v%s: no variant passed its gates; listed but not served",
                     manifest["name"], manifest["version"])
     artifacts: dict[str, Artifact] = {}
+    shard_of = {s["file"]: v for v in manifest["variants"] for s in v.get("shards", [])}
     for entry, kind in named_files(manifest):
         passed = True
         if kind == "weights":
             passed = passes_in_browser(entry)
+        elif kind == "shard":  # served when its TF.js graph model passed in a browser
+            passed = passes_in_browser(shard_of[entry["file"]])
         elif kind == "head":  # served when one of its splits passed in a browser
             passed = any(passes_in_browser(split) for split in manifest["backbone"]["splits"])
         artifacts[entry["file"]] = Artifact(

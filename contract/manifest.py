@@ -63,9 +63,14 @@ def load_manifest(path: Path) -> dict[str, Any]:
 # --- Verdicts per backend -------------------------------------------------------------------
 # A variant is judged on the runtime of each backend it suits (``variant["gates"][backend]``):
 # native ONNX Runtime for the server, ONNX Runtime Web's WASM build for the browser (WebGPU is
-# judged by the WASM measurement: no GPU runs at conversion). Every reader asks these helpers
-# rather than reading the verdicts itself.
-BROWSER_BACKENDS = ("webgpu", "wasm")
+# judged by the WASM measurement: no GPU runs at conversion). TF.js graph models (``"format":
+# "tfjs-graph"``) are judged on TF.js's wasm backend, and TF.js's WebGL and WebGPU backends take
+# that verdict. Every reader asks these helpers rather than reading the verdicts itself.
+ORT_BROWSER_BACKENDS = ("webgpu", "wasm")
+TFJS_BACKENDS = ("tfjs-wasm", "tfjs-webgl", "tfjs-webgpu")
+BROWSER_BACKENDS = ORT_BROWSER_BACKENDS + TFJS_BACKENDS
+# A backend with no runtime at conversion -> the runtime whose measurement judges it.
+JUDGED_BY = {"webgpu": "wasm", "tfjs-webgl": "tfjs-wasm", "tfjs-webgpu": "tfjs-wasm"}
 
 # Agreement with the source model, most telling first: the server ranks its variants by these
 # (rounded to 3 decimals, so float noise does not decide), then by native latency.

@@ -41,9 +41,14 @@ def manifest_paths(models_dir: Path) -> Iterator[Path]:
 
 def named_files(manifest: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
     """Every file entry a manifest names (``file``, ``bytes``, ``sha256``) with its kind:
-    "weights" (a variant), "head" (the head alone of a model with a ``backbone``), "asset"
-    (e.g. tokenizer.json) or "selfcheck"."""
-    entries = [(v, "weights") for v in manifest["variants"]] + [(a, "asset") for a in manifest.get("assets", [])]
+    "weights" (a variant), "shard" (a weight file of a TF.js graph model, listed in its variant's
+    ``shards``), "head" (the head alone of a model with a ``backbone``), "asset" (e.g.
+    tokenizer.json) or "selfcheck"."""
+    # A variant's ``bytes`` is what a browser downloads: for a TF.js graph model, model.json + its shards.
+    entries = [({**v, "bytes": v["bytes"] - sum(s["bytes"] for s in v.get("shards", []))}, "weights")
+               for v in manifest["variants"]]
+    entries += [(s, "shard") for v in manifest["variants"] for s in v.get("shards", [])]
+    entries += [(a, "asset") for a in manifest.get("assets", [])]
     if "backbone" in manifest:
         entries.append((manifest["backbone"]["head"], "head"))
     if "self_check" in manifest:

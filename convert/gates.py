@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from contract.manifest import passes, server_preference
+from contract.manifest import JUDGED_BY, TFJS_BACKENDS, passes, server_preference
 
 WEBGPU_PREFERENCE = ("fp16", "fp32")  # int8 never suits WebGPU (convert/opcheck.py)
 
@@ -45,25 +45,27 @@ def judge_backends(variant: Mapping[str, Any], gates: Mapping[str, Any]) -> dict
     """The verdict on each backend ``variant`` suits, from that backend's runtime's metrics.
 
     WebGPU has no runtime at conversion (no GPU in Node): it takes the WASM verdict, and
-    says so (``judged_by``). The browser tests check WebGPU results against the server.
+    says so (``judged_by``); TF.js's WebGL and WebGPU take TF.js wasm's. The browser tests
+    check WebGPU results against the server.
     """
     verdicts: dict[str, dict[str, Any]] = {}
     evaluations = variant["evaluations"]
     for backend in variant["backends"]:
-        runtime = "wasm" if backend == "webgpu" else backend
+        runtime = JUDGED_BY.get(backend, backend)
         if runtime not in evaluations:
             verdicts[backend] = {"passed": False, "reasons": [f"not measured on {runtime}"]}
             continue
         verdict = judge(variant["precision"], variant["bytes"], evaluations[runtime]["metrics"], gates)
-        if backend == "webgpu":
-            verdict["judged_by"] = "wasm"
+        if runtime != backend:
+            verdict["judged_by"] = runtime
         verdicts[backend] = verdict
     return verdicts
 
 
-def wasm_cost_ms(variant: Mapping[str, Any]) -> float:
-    """Download at 10 Mbit/s plus 100 runs at the measured ORT Web latency (see above)."""
-    latency = variant["evaluations"]["wasm"]["latency_ms"]["threads_1"]
+def wasm_cost_ms(variant: Mapping[str, Any], runtime: str = "wasm") -> float:
+    """Download at 10 Mbit/s plus 100 runs at the measured latency on ``runtime``: ORT Web's WASM
+    build, or TF.js's wasm backend for a TF.js graph model (see above)."""
+    latency = variant["evaluations"][runtime]["latency_ms"]["threads_1"]
     return variant["bytes"] / WASM_BANDWIDTH_BYTES_PER_MS + WASM_RUNS * latency
 
 
@@ -72,7 +74,8 @@ def recommend(variants: list[dict[str, Any]], client: Mapping[str, Any]) -> dict
 
     Browsers get nothing for a server-only model, nor a variant over the client budget.
     WebGPU prefers fp16, then fp32; WASM takes the lowest ``wasm_cost_ms``; the server the
-    most faithful, then fastest, variant (``contract.manifest.server_preference``).
+    most faithful, then fastest, variant (``contract.manifest.server_preference``). A version
+    with TF.js graph models also names one per TF.js backend (lowest cost on TF.js's wasm).
     ``client.prefer`` (e.g. ``{wasm = ["fp16", "int8"]}``) overrides the order for a backend.
     """
     budget = client.get("max_client_bytes", 0)
@@ -95,4 +98,11 @@ def recommend(variants: list[dict[str, Any]], client: Mapping[str, Any]) -> dict
         chosen[backend] = fits[0]["file"] if fits else None
     ranked = server_preference(variants)
     chosen["server"] = ranked[0]["file"] if ranked else None
+    tfjs = [v for v in variants if v.get("format") == "tfjs-graph"]
+    if tfjs:  # TF.js graph models: the same cost on TF.js's wasm backend; WebGL and WebGPU take that pick
+        fits = [v for v in tfjs if passes(v, "tfjs-wasm") and not client.get("server_only")
+                and (not budget or v["bytes"] <= budget)]
+        fits.sort(key=lambda v: (wasm_cost_ms(v, "tfjs-wasm"), v["bytes"]))
+        for backend in TFJS_BACKENDS:
+            chosen[backend] = next((v["file"] for v in fits if passes(v, backend)), None)
     return chosen

@@ -25,7 +25,7 @@ from contract.integrity import sha256_file
 from contract.manifest import gate_reasons, passes, validate_manifest
 from contract.tasks.assets import load_assets
 from contract.tasks.contracts import CONTRACTS
-from convert import backbone, datasets, drift, evaluate, gates, selfcheck, variants, wasm_runtime
+from convert import backbone, datasets, drift, evaluate, gates, selfcheck, tfjs, variants, wasm_runtime
 from convert.errors import ConversionError
 from convert.opcheck import check_browser_ops, suitable_backends
 from convert.packages import package_file, package_version
@@ -87,6 +87,9 @@ def fingerprint(recipe: Recipe, root: Path, extra_training: Sequence[tuple[str, 
         # The composed model's first part, and the split path (backbone file + head.onnx) it now carries.
         digest.update(f"compose-split {backbone.SPLIT_VERSION}\n".encode())
         digest.update(load_recipe(recipe.source["embedder"], root).sha256.encode())
+    if recipe.tfjs:  # the TF.js converter venv's lock and the TF.js runtime that judges the graph models
+        for line in tfjs.fingerprint_lines():
+            digest.update(line.encode())
     return digest.hexdigest()
 
 
@@ -144,7 +147,7 @@ def convert_model(
     ``extra_training``: (text, label) pairs for a retrainable recipe's trainer (``convert/retrain.py``).
     ``report_section(work folder, manifest)``: Markdown appended to report.md before the version appears.
     """
-    print_ = Progress(recipe.name, 9 if recipe.source.get("format") == "compose" else 8)
+    print_ = Progress(recipe.name, 8 + (recipe.source.get("format") == "compose") + bool(recipe.tfjs))
     fp = fingerprint(recipe, root, extra_training)
     if not force:
         same = find_same(models_dir, recipe.name, fp)
@@ -199,9 +202,13 @@ def convert_model(
                     _evaluate_variant(precision, model, recipe, work, evaluation, reference, base, print_)
                 )
         entries = [m.entry for m in measured]
+        if recipe.tfjs:
+            with print_.step(f"export TF.js graph models ({', '.join(recipe.tfjs['weights'])} weights) and "
+                             "evaluate them on TF.js's wasm backend"):
+                entries += _tfjs_variants(recipe, source, work, evaluation, reference, base, print_)
         with print_.step("apply the gates per backend and pick a variant per backend"):
             for entry in entries:
-                entry["gates"] = gates.judge_backends(entry, recipe.gates)
+                entry["gates"] = gates.judge_backends(entry, _gates_for(recipe, entry))
                 passed = [b for b in entry["gates"] if passes(entry, b)]
                 status = f"passes on {', '.join(passed)}" if passed else "REJECTED everywhere"
                 reasons = gate_reasons(entry)
@@ -235,6 +242,27 @@ def convert_model(
             work.rename(target)
             work.mkdir()  # let TemporaryDirectory clean up an empty folder
     return Outcome(recipe.name, target, False, manifest)
+
+
+def _gates_for(recipe: Recipe, entry: dict[str, Any]) -> dict[str, Any]:
+    """The recipe's gates; a TF.js graph model's size budget is the recipe's ``[tfjs] max_bytes``."""
+    if entry.get("format") == "tfjs-graph":
+        return {**recipe.gates, "max_bytes": recipe.tfjs["max_bytes"]}
+    return recipe.gates
+
+
+def _tfjs_variants(
+    recipe: Recipe, source: Any, work: Path, evaluation: list[evaluate.Prepared], reference: list[list[Any]],
+    base: dict[str, Any], print_: Progress,
+) -> list[dict[str, Any]]:
+    """The TF.js graph models of the source file (convert/tfjs.py), measured against the source."""
+    exported = tfjs.export(recipe, source.files[0], work)
+    names = [o["name"] for o in base["outputs"]]
+    return [
+        tfjs.entry(weights, path, [p.feeds for p in evaluation], names,
+                   lambda outputs: _metrics(reference, outputs, evaluation, base), print_)
+        for weights, path in exported.items()
+    ]
 
 
 @dataclass

@@ -23,13 +23,16 @@ INT8_METHODS = ("static-qdq", "dynamic")
 TOP_LEVEL = {
     "name", "task", "description", "licence", "source", "inputs", "outputs", "preprocess",
     "postprocess", "labels", "data", "variants", "gates", "client", "fallback", "assets", "retrain",
-    "drift",
+    "drift", "tfjs",
 }
 # PSI thresholds of the drift monitor when a recipe has no [drift] table (lifecycle/drift.py):
 # the conventional ones, under 0.1 no shift, 0.25 and over a major one.
 DRIFT_DEFAULTS = {"psi_warn": 0.1, "psi_alert": 0.25}
 # ``[retrain]`` (``browserml retrain``): the recipe's trainer takes consented feedback as extra examples.
 RETRAIN_KEYS = {"feedback_weight", "compare_domains"}
+# ``[tfjs]``: TF.js graph models of a Keras or TFLite source (convert/tfjs.py), by stored weight precision.
+TFJS_SOURCES = ("keras", "tflite")
+TFJS_WEIGHTS = ("fp32", "fp16", "uint8")
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ class Recipe:
     retrain: dict[str, Any] = field(default_factory=dict)
     # PSI thresholds of the drift monitor: {"psi_warn", "psi_alert"} ([drift], else DRIFT_DEFAULTS).
     drift: dict[str, float] = field(default_factory=lambda: dict(DRIFT_DEFAULTS))
+    # ``[tfjs]``: {"weights": [...], "max_bytes": {weights: bytes}}; empty: no TF.js variants.
+    tfjs: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
@@ -114,6 +119,33 @@ def _retrain(raw: dict[str, Any], where: str) -> dict[str, Any]:
     if not domains or not all(isinstance(d, str) and d for d in domains):
         raise ConversionError(f"{where}.retrain.compare_domains is {domains!r}; expected a non-empty list of names.")
     return {"feedback_weight": float(weight), "compare_domains": list(domains)}
+
+
+def _tfjs(raw: dict[str, Any], where: str) -> dict[str, Any]:
+    """``[tfjs]``: ``weights`` (a non-empty list of fp32, fp16, uint8: how the graph model stores its
+    weights) and ``max_bytes`` (model.json + shards, per weights). Only Keras and TFLite sources."""
+    if "tfjs" not in raw:
+        return {}
+    table = raw["tfjs"]
+    if not isinstance(table, dict):
+        raise ConversionError(f"{where}: [tfjs] must be a table (weights, max_bytes)")
+    unknown = sorted(set(table) - {"weights", "max_bytes"})
+    if unknown:
+        raise ConversionError(f"{where}.tfjs: unknown field(s) {', '.join(unknown)}; allowed: max_bytes, weights.")
+    fmt = raw.get("source", {}).get("format")
+    if fmt not in TFJS_SOURCES:
+        raise ConversionError(f"{where}: [tfjs] needs a {' or '.join(TFJS_SOURCES)} source (source.format is "
+                              f"{fmt!r}); TF.js variants are exported from TensorFlow models only.")
+    weights = _need(table, "weights", list, f"{where}.tfjs")
+    if not weights or len(set(weights)) != len(weights):
+        raise ConversionError(f"{where}.tfjs.weights is {weights!r}; expected distinct values of "
+                              f"{', '.join(TFJS_WEIGHTS)}.")
+    for w in weights:
+        _choice(w, TFJS_WEIGHTS, f"{where}.tfjs.weights[]")
+    max_bytes = _need(table, "max_bytes", dict, f"{where}.tfjs")
+    for w in weights:
+        _need(max_bytes, w, int, f"{where}.tfjs.max_bytes")
+    return {"weights": list(weights), "max_bytes": {w: int(max_bytes[w]) for w in weights}}
 
 
 def _drift(raw: dict[str, Any], where: str) -> dict[str, float]:
@@ -271,5 +303,6 @@ def _check(raw: dict[str, Any], path: Path, digest: str) -> Recipe:
         assets=_assets(raw, where),
         retrain=_retrain(raw, where),
         drift=_drift(raw, where),
+        tfjs=_tfjs(raw, where),
         raw=raw,
     )

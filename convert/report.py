@@ -21,7 +21,7 @@ def _fmt(value: float) -> str:
 def write_report(manifest: dict[str, Any], out_dir: Path) -> None:
     """Write report.md (tables) and report.png (size, faithfulness and latency per variant)."""
     variants = manifest["variants"]
-    fp32_bytes = next(v["bytes"] for v in variants if v["precision"] == "fp32")
+    fp32_bytes = next(v["bytes"] for v in variants if v["precision"] == "fp32" and v.get("format") != "tfjs-graph")
     host = manifest["evaluation"].get("host", {})
     lines = [
         f"# {manifest['name']} v{manifest['version']} ({manifest['task']})",
@@ -42,6 +42,7 @@ def write_report(manifest: dict[str, Any], out_dir: Path) -> None:
     for runtime, title in (
         ("server", "the server (native ONNX Runtime)"),
         ("wasm", "the browser (ONNX Runtime Web, WASM)"),
+        ("tfjs-wasm", "the browser (TF.js graph models, TF.js's wasm backend; WebGL and WebGPU take its verdict)"),
     ):
         measured = [v for v in variants if runtime in v["evaluations"]]
         if not measured:
@@ -60,7 +61,8 @@ def write_report(manifest: dict[str, Any], out_dir: Path) -> None:
         ]
         for v in measured:
             result = v["evaluations"][runtime]
-            backends = ["webgpu", "wasm"] if runtime == "wasm" else ["server"]
+            backends = {"wasm": ["webgpu", "wasm"], "tfjs-wasm": ["tfjs-wasm", "tfjs-webgl", "tfjs-webgpu"]}.get(
+                runtime, ["server"])
             verdicts = [f"{b}: " + ("pass" if passes(v, b) else "REJECTED " + "; ".join(v["gates"][b]["reasons"]))
                         for b in backends if b in v["gates"]]
             cells = [_fmt(result["metrics"][m]) if m in result["metrics"] else "-" for m in metric_names]
@@ -120,7 +122,7 @@ def _plot(manifest: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     variants = manifest["variants"]
-    names = [v["precision"] for v in variants]
+    names = [f"tfjs {v['precision']}" if v.get("format") == "tfjs-graph" else v["precision"] for v in variants]
     colours = ["#2e7d32" if passes_in_browser(v) else "#c62828" for v in variants]
     headline = _headline_metric(manifest)
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
@@ -131,10 +133,10 @@ def _plot(manifest: dict[str, Any], path: Path) -> None:
         axes[1].bar(names, values, color=colours)
         axes[1].set_title(f"{headline} vs source (browser)")
         axes[1].set_ylim(max(0.0, min(min(values), 1.0) - 0.05), 1.005)
-    axes[2].bar(names, [v["evaluations"].get("wasm", {}).get("latency_ms", {}).get("threads_1") or 0.0
+    axes[2].bar(names, [_browser_evaluation(v).get("latency_ms", {}).get("threads_1") or 0.0 for v in variants],
+                color=colours, label="browser wasm (ORT Web; TF.js for tfjs)")
+    axes[2].bar(names, [v["evaluations"].get("server", {}).get("latency_ms", {}).get("threads_1", 0.0)
                         for v in variants],
-                color=colours, label="ORT Web WASM")
-    axes[2].bar(names, [v["evaluations"]["server"]["latency_ms"].get("threads_1", 0.0) for v in variants],
                 color="none", edgecolor="black", label="native")
     axes[2].set_title("latency, 1 thread (ms)")
     axes[2].legend(fontsize=8)
@@ -144,8 +146,13 @@ def _plot(manifest: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def _browser_evaluation(variant: dict[str, Any]) -> dict[str, Any]:
+    evaluations = variant["evaluations"]
+    return dict(evaluations.get("wasm") or evaluations.get("tfjs-wasm") or evaluations["server"])
+
+
 def _browser_metrics(variant: dict[str, Any]) -> dict[str, float]:
-    return dict(variant["evaluations"].get("wasm", variant["evaluations"]["server"])["metrics"])
+    return dict(_browser_evaluation(variant)["metrics"])
 
 
 def _headline_metric(manifest: dict[str, Any]) -> str | None:

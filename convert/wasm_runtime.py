@@ -77,11 +77,31 @@ def run_wasm(
 ) -> WasmRun:
     """Run ``model`` on every feed with ORT Web's WASM build; time ``latency_sample`` too."""
     _check_installed()
+    return run_node_script(SCRIPT, model, samples, output_names, latency_sample=latency_sample,
+                           repeats=repeats, extra={"threads": threads}, what="ONNX Runtime Web")
+
+
+def run_node_script(
+    script: Path,
+    model: Path,
+    samples: list[Feeds],
+    output_names: list[str],
+    *,
+    latency_sample: int | None = 0,
+    repeats: int = 30,
+    extra: dict[str, Any] | None = None,
+    what: str,
+) -> WasmRun:
+    """One Node process of ``frontend/tools/`` (``ort_wasm_run.mjs``, ``tfjs_wasm_run.mjs``): same
+    request/response files, feeds and outputs as base64 arrays."""
+    if shutil.which("node") is None:
+        raise ConversionError("node is not on PATH: browser variants are judged in Node. "
+                              "Install Node 20 (make test and make run expect it).")
     request: dict[str, Any] = {
         "model": str(Path(model).resolve()),
-        "threads": threads,
         "outputs": output_names,
         "samples": [{name: _encode(value) for name, value in feeds.items()} for feeds in samples],
+        **(extra or {}),
     }
     if latency_sample is not None:
         request["latency"] = {"sample": latency_sample, "warmup": 3, "repeats": repeats}
@@ -89,12 +109,12 @@ def run_wasm(
         request_path, response_path = Path(tmp) / "request.json", Path(tmp) / "response.json"
         request_path.write_text(json.dumps(request))
         done = subprocess.run(
-            ["node", str(SCRIPT), str(request_path), str(response_path)],
+            ["node", str(script), str(request_path), str(response_path)],
             capture_output=True, text=True, cwd=FRONTEND, timeout=3600,
         )
         if done.returncode != 0:
             why = " ".join(done.stderr.split())[-2000:] or f"exit code {done.returncode}"
-            raise ConversionError(f"ONNX Runtime Web could not run {Path(model).name}: {why}")
+            raise ConversionError(f"{what} could not run {Path(model).name}: {why}")
         response = json.loads(response_path.read_text())
     outputs = [[_decode(o) for o in sample] for sample in response["outputs"]]
     latency = response.get("latency_ms")

@@ -3,7 +3,8 @@
  * - the demo app (index.html + hashed bundles in assets/),
  * - the runtime library at the stable URL /lib/browserml.js (+ /lib/worker.js),
  * - the service worker /sw.js,
- * plus ONNX Runtime Web's wasm files copied to /ort/ (same origin, no CDN).
+ * plus ONNX Runtime Web's wasm files copied to /ort/ and TensorFlow.js's WASM backend's to
+ * /tfjs/ (same origin, no CDN).
  *
  * ONNX Runtime Web is resolved with the "onnxruntime-web-use-extern-wasm"
  * condition: its glue .mjs and .wasm are loaded from /ort/ at run time
@@ -12,6 +13,10 @@
  * plain WASM build (`onnxruntime-web/wasm`) and the jsep build (the default
  * entry, WebGPU). The service worker precaches only the plain one; the jsep
  * files are cached the first time a WebGPU worker fetches them.
+ * TensorFlow.js (runtime/tfjs.ts, tfjs-core, tfjs-converter, and each TF.js backend) is imported
+ * on demand by a tfjs worker only: its chunks go to assets/tfjs/, and neither they nor /tfjs/ are
+ * precached, so a page that never asks for TF.js downloads no byte of it (the service worker
+ * caches them the first time a tfjs worker fetches them).
  * Every wasm, JS, CSS and JSON file of 1 KiB or more gets a brotli (.br) and a
  * gzip (.gz) copy beside it, for the host to send by Accept-Encoding.
  */
@@ -32,8 +37,30 @@ const ORT_FILES = [
   "ort-wasm-simd-threaded.jsep.mjs", // onnxruntime-web (jsep): WebGPU workers only
   "ort-wasm-simd-threaded.jsep.wasm",
 ];
-/** Files the service worker does not precache: a page that never uses WebGPU never downloads them. */
-const ON_DEMAND = /^\/ort\/ort-wasm-simd-threaded\.jsep\./;
+/**
+ * tfjs-backend-wasm's builds without threads (4.22's threaded one is broken, tfjs#8513, so the
+ * runtime never loads it): SIMD, and plain for browsers without SIMD.
+ */
+const TFJS_WASM_FILES = ["tfjs-backend-wasm-simd.wasm", "tfjs-backend-wasm.wasm"];
+/**
+ * Files the service worker does not precache: a page that never uses WebGPU never downloads the
+ * jsep build, a page that never asks for TF.js none of TF.js (assets/tfjs/ and /tfjs/).
+ */
+const ON_DEMAND = /^\/(ort\/ort-wasm-simd-threaded\.jsep\.|tfjs\/|assets\/tfjs\/)/;
+/** The jsep build: brotli at quality 9 (below). */
+const JSEP = /^\/ort\/ort-wasm-simd-threaded\.jsep\./;
+/** The modules of TensorFlow.js's chunks (assets/tfjs/): the packages and the runtime's own TF.js module... */
+const TFJS_MODULE = /[\\/](node_modules[\\/]@tensorflow[\\/]|src[\\/]runtime[\\/]tfjs\.ts$)/;
+/** ...and what only they import (tfjs-core's random numbers, Vite's stub for its Node.js imports). */
+const TFJS_DEPENDENCY = /([\\/]node_modules[\\/](seedrandom|long)[\\/]|__vite-browser-external)/;
+
+/** A chunk of TF.js only: some of its modules are TF.js's own, and the rest only TF.js imports. */
+function isTfjsChunk(moduleIds: readonly string[]): boolean {
+  return (
+    moduleIds.some((id) => TFJS_MODULE.test(id)) &&
+    moduleIds.every((id) => TFJS_MODULE.test(id) || TFJS_DEPENDENCY.test(id))
+  );
+}
 
 function copyOrtWasm(): Plugin {
   return {
@@ -45,6 +72,11 @@ function copyOrtWasm(): Plugin {
       for (const file of ORT_FILES) {
         const source = resolve(here, "node_modules/onnxruntime-web/dist", file);
         copyFileSync(source, resolve(out, file));
+      }
+      const tfjs = resolve(options.dir ?? resolve(here, "dist"), "tfjs");
+      mkdirSync(tfjs, { recursive: true });
+      for (const file of TFJS_WASM_FILES) {
+        copyFileSync(resolve(here, "node_modules/@tensorflow/tfjs-backend-wasm/dist", file), resolve(tfjs, file));
       }
     },
   };
@@ -99,7 +131,7 @@ function precompress(): Plugin {
         await Promise.all(
           files.map(async (file) => {
             const data = readFileSync(file);
-            const quality = ON_DEMAND.test("/" + relative(out, file)) ? 9 : 11;
+            const quality = JSEP.test("/" + relative(out, file)) ? 9 : 11;
             writeFileSync(`${file}.gz`, gzipSync(data, { level: constants.Z_BEST_COMPRESSION }));
             writeFileSync(`${file}.br`, await brotliCached(data, quality, !file.endsWith(".wasm")));
           }),
@@ -145,10 +177,12 @@ export default defineConfig({
     target: "es2022",
     sourcemap: true,
     chunkSizeWarningLimit: 1024,
-    // The worker imports ONNX Runtime Web dynamically (one build per backend): Vite's preload
-    // helper for such imports adds <link rel=modulepreload> to `document`, which a worker has not.
+    // The worker imports ONNX Runtime Web dynamically (one build per backend), and TF.js's own
+    // chunk its backend: Vite's preload helper for such imports adds <link rel=modulepreload> to
+    // `document`, which a worker has not.
     modulePreload: {
-      resolveDependencies: (_file, deps, { hostId }) => (hostId === FIXED_NAMES.worker ? [] : deps),
+      resolveDependencies: (_file, deps, { hostId }) =>
+        hostId === FIXED_NAMES.worker || hostId.startsWith("assets/tfjs/") ? [] : deps,
     },
     rollupOptions: {
       input: {
@@ -160,7 +194,10 @@ export default defineConfig({
       preserveEntrySignatures: "exports-only",
       output: {
         entryFileNames: (chunk) => FIXED_NAMES[chunk.name] ?? "assets/[name]-[hash].js",
-        chunkFileNames: "assets/[name]-[hash].js",
+        // TF.js's chunks apart (assets/tfjs/), for the service worker to leave them out of its precache.
+        chunkFileNames: (chunk) =>
+          isTfjsChunk(chunk.moduleIds) ? "assets/tfjs/[name]-[hash].js"
+            : "assets/[name]-[hash].js",
         assetFileNames: "assets/[name]-[hash][extname]",
       },
     },

@@ -15,6 +15,8 @@ const SHELL_CACHE = "browserml-shell-v1";
 // visit works offline no matter which files the first visit happened to request.
 // The jsep build (WebGPU only, 28 MB) is left out of the list: a WASM page never
 // downloads it; a WebGPU worker's first fetch of it is cached below (cacheFirst).
+// So is TensorFlow.js (assets/tfjs/ and its wasm in /tfjs/): a page that never asks for a
+// tfjs backend downloads none of it, and one that did finds it cached on its next visit.
 sw.addEventListener("install", (event: ExtendableEvent) => {
   event.waitUntil(
     (async () => {
@@ -56,8 +58,8 @@ sw.addEventListener("fetch", (event: FetchEvent) => {
   const request = event.request;
   const url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== sw.location.origin) return;
-  // Hashed bundles and the versioned ORT files never change under their URL.
-  if (url.pathname.startsWith("/assets/") || url.pathname.startsWith("/ort/")) {
+  // Hashed bundles and the versioned ORT and TF.js files never change under their URL.
+  if (url.pathname.startsWith("/assets/") || url.pathname.startsWith("/ort/") || url.pathname.startsWith("/tfjs/")) {
     event.respondWith(cacheFirst(request));
   } else if (
     url.pathname === "/" ||

@@ -48,9 +48,9 @@ def blank(page, site):
 
 
 def test_an_unknown_backend_is_refused_with_the_valid_backends(blank):
-    message, requests = refused(blank, "emotion", backend="tfjs-wasm")
-    assert message == ('loadModel("emotion"): backend must be one of "auto", "webgpu", "wasm", "server", '
-                       'not "tfjs-wasm"')
+    message, requests = refused(blank, "emotion", backend="tfjs-cpu")
+    assert message == ('loadModel("emotion"): backend must be one of "auto", "webgpu", "wasm", "tfjs-wasm", '
+                       '"tfjs-webgl", "tfjs-webgpu", "server", not "tfjs-cpu"')
     assert requests == []  # checked before anything is fetched, the manifest included
 
 

@@ -20,8 +20,12 @@ from convert.evaluate import box_iou
 from harness.catalog import CATALOG, latest_version_dir
 
 
+def onnx_variants(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    return [v for v in manifest["variants"] if v.get("format", "onnx") == "onnx"]
+
+
 def variant(manifest: dict[str, Any], precision: str) -> dict[str, Any]:
-    return next(v for v in manifest["variants"] if v["precision"] == precision)
+    return next(v for v in onnx_variants(manifest) if v["precision"] == precision)
 
 
 def session(version_dir: Path, file: str) -> ort.InferenceSession:
@@ -46,11 +50,11 @@ def test_manifest_is_valid_and_files_match_their_hashes(name: str) -> None:
     version_dir = latest_version_dir(name)
     manifest = load_manifest(version_dir / "manifest.json")
     assert manifest["name"] == name and manifest["version"] == int(version_dir.name)
-    for entry in [*manifest["variants"], *manifest["assets"]]:
+    for entry in [*onnx_variants(manifest), *manifest["assets"]]:  # TF.js graph models: tests/convert/test_tfjs.py
         path = version_dir / entry["file"]
         assert path.stat().st_size == entry["bytes"]
         assert sha256_file(path) == entry["sha256"]
-    assert {v["precision"] for v in manifest["variants"]} == {"fp32", "int8", "fp16"}
+    assert {v["precision"] for v in onnx_variants(manifest)} == {"fp32", "int8", "fp16"}
     assert manifest["licence"] and manifest["source"]["files"]
     assert (version_dir / "report.md").is_file() and (version_dir / "report.png").is_file()
 
@@ -73,7 +77,7 @@ def test_only_passing_browser_safe_variants_are_recommended(name: str) -> None:
 @pytest.mark.parametrize("name", CATALOG)
 def test_every_variant_was_measured_against_the_source(name: str) -> None:
     manifest = load_manifest(latest_version_dir(name) / "manifest.json")
-    for v in manifest["variants"]:
+    for v in onnx_variants(manifest):  # TF.js graph models: tests/convert/test_tfjs.py
         server = v["evaluations"]["server"]
         assert server["metrics"]["max_abs_diff"] >= 0
         assert server["latency_ms"]["threads_1"] > 0 and server["latency_ms"]["threads_2"] > 0
@@ -110,7 +114,8 @@ def test_imagenet_recognises_the_cat_and_the_coffee() -> None:
 def test_face_detector_finds_the_astronaut_and_no_face_elsewhere() -> None:
     version_dir = latest_version_dir("face-detector")
     manifest = load_manifest(version_dir / "manifest.json")
-    passing = [v for v in manifest["variants"] if passes_in_browser(v) or passes(v, "server")]  # the only ones ever run
+    # The only ones ever run (in ONNX Runtime; the TF.js graph models in tests/browser/test_browser_tfjs.py).
+    passing = [v for v in onnx_variants(manifest) if passes_in_browser(v) or passes(v, "server")]
     assert passing
     for v in passing:
         faces = predict(version_dir, manifest, v["file"], photos.photo("astronaut"))["faces"]

@@ -19,11 +19,19 @@ def browserml(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def converted(tmp_path_factory: pytest.TempPathFactory, root: Path) -> Path:
+def first_conversion(
+    tmp_path_factory: pytest.TempPathFactory, root: Path
+) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """emotion converted into an empty models folder, once for the module: the folder and the run."""
     models = tmp_path_factory.mktemp("models")
     result = browserml("convert", "emotion", "--models-dir", str(models), cwd=root)
     assert result.returncode == 0, result.stderr
-    return models
+    return models, result
+
+
+@pytest.fixture(scope="module")
+def converted(first_conversion: tuple[Path, subprocess.CompletedProcess[str]]) -> Path:
+    return first_conversion[0]
 
 
 def test_conversion_writes_a_valid_version(converted: Path) -> None:
@@ -32,18 +40,21 @@ def test_conversion_writes_a_valid_version(converted: Path) -> None:
     assert manifest["version"] == 1
     for variant in manifest["variants"]:
         assert sha256_file(version / variant["file"]) == variant["sha256"]
-        assert (version / variant["file"]).stat().st_size == variant["bytes"]
+        files = [variant["file"], *(s["file"] for s in variant.get("shards", []))]  # TF.js: model.json + shards
+        assert sum((version / f).stat().st_size for f in files) == variant["bytes"]
     report = (version / "report.md").read_text()
     assert "on the server (native ONNX Runtime)" in report and "on the browser (ONNX Runtime Web, WASM)" in report
-    assert report.count("| model.") == 6  # each variant measured on both runtimes
+    assert "on the browser (TF.js graph models, TF.js's wasm backend" in report
+    assert report.count("| model.") == 3 * 2 + 3  # each ONNX variant on both runtimes, each TF.js one on TF.js
     assert "## Self-check at load" in report
     assert (version / "report.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_progress_is_shown_for_each_step(root: Path, tmp_path: Path) -> None:
-    result = browserml("convert", "emotion", "--models-dir", str(tmp_path), cwd=root)
-    assert "[emotion] 1/8 load keras source and convert to ONNX" in result.stderr
-    assert "[emotion] 8/8 write version 1" in result.stderr
+def test_progress_is_shown_for_each_step(first_conversion: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    _, result = first_conversion  # into an empty folder: every step ran
+    assert "[emotion] 1/9 load keras source and convert to ONNX" in result.stderr
+    assert "[emotion] 7/9 export TF.js graph models (fp32, fp16, uint8 weights)" in result.stderr
+    assert "[emotion] 9/9 write version 1" in result.stderr
 
 
 def test_converting_again_with_nothing_changed_makes_no_new_version(converted: Path, root: Path) -> None:

@@ -30,8 +30,15 @@ def test_every_passing_variant_is_served_with_its_sha256_as_a_strong_etag(client
         assert hashlib.sha256(response.data).hexdigest() == variant["sha256"]
         assert response.headers["ETag"] == f'"{variant["sha256"]}"'  # strong: no W/
         assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
-        assert response.headers["Content-Type"] == "application/octet-stream"
-        assert int(response.headers["Content-Length"]) == variant["bytes"]
+        shards = variant.get("shards", [])  # a TF.js graph model: model.json, then its weight files
+        mime = "application/json" if variant.get("format") == "tfjs-graph" else "application/octet-stream"
+        assert response.headers["Content-Type"] == mime
+        assert int(response.headers["Content-Length"]) == variant["bytes"] - sum(s["bytes"] for s in shards)
+        for shard in shards:
+            served = client.get(f"/models/{name}/{manifest['version']}/{shard['file']}")
+            assert served.status_code == 200 and served.headers["Content-Type"] == "application/octet-stream"
+            assert hashlib.sha256(served.data).hexdigest() == shard["sha256"]
+            assert served.headers["ETag"] == f'"{shard["sha256"]}"'
 
 
 def test_if_none_match_gives_304_and_head_gives_headers_only(client):
@@ -101,10 +108,30 @@ def test_server_only_models_never_serve_their_weights(tmp_path):
     manifest["client"]["server_only"] = True
     (target / "manifest.json").write_text(json.dumps(manifest))
     client = create_app({"MODELS_DIR": str(models)}).test_client()
-    for variant in ("model.onnx", "model.int8.onnx", "model.fp16.onnx"):
+    shards = [s["file"] for v in manifest["variants"] for s in v.get("shards", [])]
+    assert shards  # emotion's TF.js graph models
+    for variant in ("model.onnx", "model.int8.onnx", "model.fp16.onnx", "model.tfjs.json", *shards):
         response = client.get(f"/models/emotion/{source.name}/{variant}")
         assert response.status_code == 403
         assert "server-only" in response.json["error"] and "/predict" in response.json["error"]
     assert client.get(f"/models/emotion/{source.name}/manifest.json").status_code == 200
     listed = client.get("/api/v1/models").json["models"][0]
     assert all(v["url"] is None for v in listed["variants"])
+
+
+def test_a_shard_changed_on_disk_after_start_is_not_served(tmp_path):
+    """A TF.js graph model's weight file is checked like a variant file: by its sha256."""
+    models = tmp_path / "models"
+    source = latest_version_dir("emotion")
+    target = models / "emotion" / source.name
+    shutil.copytree(source, target)
+    client = create_app({"MODELS_DIR": str(models)}).test_client()
+    variant = next(v for v in latest_manifest("emotion")["variants"] if v.get("format") == "tfjs-graph")
+    shard = variant["shards"][0]["file"]
+    url = f"/models/emotion/{source.name}/{shard}"
+    assert client.get(url).status_code == 200
+    data = bytearray((target / shard).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (target / shard).write_bytes(bytes(data))
+    refused = client.get(url)
+    assert refused.status_code == 503 and "changed on disk" in refused.json["error"]

@@ -160,6 +160,9 @@ def test_native_int8_matmul_is_exact_on_this_cpu_and_equals_ort_web(tmp_path):
 def test_the_self_check_tolerance_rests_on_a_measurement(name):
     manifest = latest_manifest(name)
     for variant in manifest["variants"]:
+        if variant.get("format") == "tfjs-graph":  # never run by the host: no self-check
+            assert variant["file"] not in manifest["self_check"]["variants"]
+            continue
         spec = manifest["self_check"]["variants"][variant["file"]]
         assert len(spec["atol"]) == len(manifest["outputs"])
         if "wasm" in variant["evaluations"]:

@@ -40,10 +40,18 @@ export function renderStatus(name: string, fields: Record<string, string>, progr
   box.append(list);
 }
 
+const TFJS_NAMES = { "tfjs-wasm": "WASM, 1 thread", "tfjs-webgl": "WebGL", "tfjs-webgpu": "WebGPU" } as const;
+
 export function describeModel(model: Model, latencyMs?: number): Record<string, string> {
   const variant = model.manifest.variants.find((v) => v.file === model.variant);
   const where =
-    model.backend === "wasm" ? `WASM, ${model.threads} thread${model.threads === 1 ? "" : "s"}` : model.backend === "webgpu" ? "WebGPU" : "server";
+    model.backend === "wasm"
+      ? `WASM, ${model.threads} thread${model.threads === 1 ? "" : "s"}`
+      : model.backend === "webgpu"
+        ? "WebGPU"
+        : model.backend === "server"
+          ? "server"
+          : `TF.js ${TFJS_NAMES[model.backend]}`;
   const fields: Record<string, string> = {
     "runs on": where,
     why: model.reason,

@@ -11,7 +11,9 @@
  * cross-origin isolated, else the server), downloads the recommended variant
  * with progress, verifies its sha256, caches it, and creates the session in a
  * Web Worker. Any failure moves to the next backend; `model.backend` and
- * `model.fallbackReason` say what happened. Results have the same shape as the
+ * `model.fallbackReason` say what happened. `backend: "tfjs-wasm" | "tfjs-webgl" |
+ * "tfjs-webgpu"` runs the version's TF.js graph-model variant with TensorFlow.js instead
+ * (runtime/tfjs.ts), the same task code and result shape. Results have the same shape as the
  * server's `POST /api/v1/models/<name>/predict`. What the caller names (options,
  * backend, variant) is honoured or refused with an `OptionError` listing what is
  * valid, never swapped silently (runtime/options.ts, runtime/backends.ts).
@@ -28,7 +30,16 @@ import * as Comlink from "comlink";
 
 import { cropBox } from "../pipelines.js";
 import { type ArtifactRef, errorMessage, type Progress } from "../runtime/artifacts.js";
-import { type Backend, type BackendChoice, type Candidate, MAX_THREADS, planBackends } from "../runtime/backends.js";
+import {
+  type AnyVariant,
+  type BackendChoice,
+  type Candidate,
+  isTfjsBackend,
+  MAX_THREADS,
+  planBackends,
+  type RuntimeBackend,
+  type Shard,
+} from "../runtime/backends.js";
 import { type BackboneUse, type BackboneWithUrls, planSplit, type SplitPlan } from "../runtime/backbone.js";
 import { type Device, probeDevice } from "../runtime/device.js";
 import {
@@ -63,7 +74,7 @@ import type {
 } from "../tasks/types.js";
 
 export type { Progress } from "../runtime/artifacts.js";
-export type { Backend, BackendChoice } from "../runtime/backends.js";
+export type { Backend, BackendChoice, RuntimeBackend, TfjsBackend } from "../runtime/backends.js";
 export type { BackboneUse } from "../runtime/backbone.js";
 export { BACKEND_CHOICES, OptionError } from "../runtime/options.js";
 export { probeDevice } from "../runtime/device.js";
@@ -79,12 +90,17 @@ export function flushTelemetry(): Promise<void> {
  * rules out is an `OptionError` listing what is valid, never a silent fallback.
  */
 export interface LoadOptions {
-  /** "auto" (default), "webgpu", "wasm" or "server" (`BACKEND_CHOICES`). */
+  /**
+   * "auto" (default), "webgpu", "wasm" or "server" (`BACKEND_CHOICES`), or "tfjs-wasm", "tfjs-webgl",
+   * "tfjs-webgpu": TensorFlow.js with that backend runs the version's TF.js graph-model variant (an
+   * `OptionError` names what exists when none passed its gates there).
+   */
   backend?: BackendChoice;
   /**
    * A specific variant file of the manifest. It must have passed its gates on the backend asked
-   * for (on "auto": on WebGPU or WASM) and fit the client budget; with backend "server" the host
-   * runs it (it must have passed there).
+   * for (on "auto": on WebGPU or WASM; a TF.js variant, e.g. "model.tfjs-fp16.json": on TF.js
+   * WebGPU or WASM) and fit the client budget; with backend "server" the host runs it (it must
+   * have passed there).
    */
   variant?: string;
   /**
@@ -150,7 +166,7 @@ export interface RunInfo {
   model: string;
   version: number;
   variant: string | null;
-  backend: Backend;
+  backend: RuntimeBackend;
   latency_ms: number;
   /** Names this result in `model.feedback` (the server's id, or a random one made here). */
   request_id: string;
@@ -287,8 +303,13 @@ function workerFor(candidate: Candidate, host: string): Promise<Comlink.Remote<W
       const api = Comlink.wrap<WorkerApi>(worker);
       // Not awaited: the worker downloads the model (load) while it initialises ONNX Runtime Web, and
       // a failed setup fails that load (the next backend is tried) and drops this worker.
+      const tfjs = isTfjsBackend(candidate.backend);
       api
-        .setup({ backend: candidate.backend as "webgpu" | "wasm", threads: candidate.threads, wasmPaths: `${host}/ort/` })
+        .setup({
+          backend: candidate.backend as Exclude<RuntimeBackend, "server">,
+          threads: candidate.threads,
+          wasmPaths: tfjs ? `${host}/tfjs/` : `${host}/ort/`,
+        })
         .catch(() => workers.delete(key));
       return api;
     })();
@@ -303,7 +324,7 @@ function workerFor(candidate: Candidate, host: string): Promise<Comlink.Remote<W
  * caller named it (`loadModel(name, {task})`), which types `run`'s input and result.
  */
 export class Model<T extends TaskName = TaskName> {
-  backend: Backend;
+  backend: RuntimeBackend;
   variant: string | null;
   /** The WASM threads it runs with (the `threads` option, else the policy, `wasmThreads`); 0 on WebGPU and the server. */
   threads: number;
@@ -499,7 +520,7 @@ export class Model<T extends TaskName = TaskName> {
 
   private describe(
     result: Record<string, unknown>,
-    backend: Backend,
+    backend: RuntimeBackend,
     variant: string | null,
     latencyMs: number,
   ): Record<string, unknown> {
@@ -589,6 +610,20 @@ async function toBlob(input: ImageInput): Promise<Blob> {
 function artifactRef(host: string, file: string, entry: { url: string | null; sha256: string; bytes: number }): ArtifactRef {
   if (!entry.url) throw new Error(`${file} is not served to clients`);
   return { file, url: host + entry.url, sha256: entry.sha256, bytes: entry.bytes };
+}
+
+/** A TF.js variant's weight files, each with its sha256: served beside its model.json (same folder). */
+function shardRefs(host: string, variant: Variant & { url: string | null }): ArtifactRef[] {
+  const shards = (variant as AnyVariant).shards as Array<Shard & { url?: string | null }> | undefined;
+  if (!shards?.length) throw new Error(`${variant.file}: the manifest lists no weight shards for this TF.js variant`);
+  if (!variant.url) throw new Error(`${variant.file} is not served to clients`);
+  const folder = new URL(host + variant.url);
+  return shards.map((shard) => ({
+    file: shard.file,
+    url: shard.url ? host + shard.url : new URL(shard.file, folder).href,
+    sha256: shard.sha256,
+    bytes: shard.bytes,
+  }));
 }
 
 const MANIFEST_CACHE = "browserml-manifests-v1";
@@ -691,11 +726,14 @@ export async function loadModel<T extends TaskName = TaskName>(
         manifest: manifest as unknown as Manifest,
         model: artifactRef(host, variant.file, variant),
         assets,
+        shards: isTfjsBackend(candidate.backend) ? shardRefs(host, variant) : undefined,
       };
       const progress = options.onProgress ? Comlink.proxy(options.onProgress) : undefined;
       // A composed model whose backbone the host serves: that file + the head (one download shared with
       // the backbone model); else, or if that fails to load, the composed variant, and `reason` says why.
-      let split = planSplit(manifest, variant.file, candidate.backend, host);
+      let split: SplitPlan = isTfjsBackend(candidate.backend)
+        ? { use: null, backbone: null, reason: null }
+        : planSplit(manifest, variant.file, candidate.backend, host);
       if (split.use) {
         try {
           const loaded = await remote.load({ ...request, split: split.use }, progress);

@@ -5,17 +5,51 @@
  *
  * The plan is an ordered list of candidates; the runtime tries them in order
  * and any failure while loading or running moves to the next one.
+ *
+ * A tfjs backend asked for (or a TF.js graph-model variant) is planned by `planTfjs`: TensorFlow.js
+ * runs the version's TF.js variant; "auto" alone plans ONNX Runtime only.
  */
 
-import type { Backend, Manifest, Variant } from "../tasks/types.js";
+import type { Backend as ManifestBackend, Manifest, Variant, Verdict } from "../tasks/types.js";
 import type { Device } from "./device.js";
 import { BACKEND_CHOICES, OptionError, quoted } from "./options.js";
 
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
-export type { Backend };
+
+/** TensorFlow.js backends: a TF.js graph-model variant (`format: "tfjs-graph"`) runs on one of these. */
+export const TFJS_BACKENDS = ["tfjs-wasm", "tfjs-webgl", "tfjs-webgpu"] as const;
+export type TfjsBackend = (typeof TFJS_BACKENDS)[number];
+/** Where ONNX Runtime runs a model: WebGPU or WASM in the browser, or the server. */
+export type Backend = Exclude<ManifestBackend, TfjsBackend>;
+/** Where a model runs: ONNX Runtime Web (webgpu, wasm), TensorFlow.js (tfjs-*), or the server. */
+export type RuntimeBackend = Backend | TfjsBackend;
+
+export function isTfjsBackend(backend: string): backend is TfjsBackend {
+  return (TFJS_BACKENDS as readonly string[]).includes(backend);
+}
+
+/** One weight file of a TF.js graph model (the manifest's `shards`). */
+export interface Shard {
+  file: string;
+  bytes: number;
+  sha256: string;
+}
+
+/** A variant, with the `format` and `shards` of a TF.js graph model. */
+export type AnyVariant = Variant & { format?: string; shards?: Shard[] };
+
+/** A TF.js graph model (`format: "tfjs-graph"`: model.json + its weight `shards`), not ONNX. */
+export function isTfjsVariant(variant: Variant): boolean {
+  return (variant as AnyVariant).format === "tfjs-graph";
+}
+
+/** The gate verdict of `variant` on `backend` (ONNX or TF.js). */
+function gate(variant: Variant, backend: RuntimeBackend): Verdict | undefined {
+  return (variant.gates as Partial<Record<RuntimeBackend, Verdict>>)[backend];
+}
 
 export interface Candidate {
-  backend: Backend;
+  backend: RuntimeBackend;
   /** Variant file (for the server: the one the caller asked for, else null: the host's own choice). */
   variant: string | null;
   /** WASM threads (1 without cross-origin isolation). */
@@ -97,7 +131,14 @@ function checkThreads(manifest: Manifest, device: Device, choice: BackendChoice,
 
 type ClientBackend = "webgpu" | "wasm";
 const CLIENT_BACKENDS: readonly ClientBackend[] = ["webgpu", "wasm"];
-const NAMES: Record<Backend, string> = { webgpu: "WebGPU", wasm: "WASM", server: "the server" };
+const NAMES: Record<RuntimeBackend, string> = {
+  webgpu: "WebGPU",
+  wasm: "WASM",
+  server: "the server",
+  "tfjs-wasm": "TF.js WASM",
+  "tfjs-webgl": "TF.js WebGL",
+  "tfjs-webgpu": "TF.js WebGPU",
+};
 
 function overBudget(manifest: Manifest, variant: Variant): string | null {
   const budget = manifest.client.max_client_bytes;
@@ -116,6 +157,13 @@ function memoryShort(manifest: Manifest, variant: Variant, device: Device): stri
 /** Why the manifest itself rules `variant` out on `backend` (its gates, or the client budget), or null. */
 function ruledOut(manifest: Manifest, variant: Variant, backend: ClientBackend, asked: boolean): string | null {
   const where = NAMES[backend];
+  if (asked && isTfjsVariant(variant)) {
+    const on = TFJS_BACKENDS.filter((b) => gate(variant, b)?.passed === true);
+    return (
+      `the variant asked for, ${variant.file}, is a TF.js graph model: ONNX Runtime on ${where} cannot run it` +
+      (on.length ? ` (it passed its gates on backend ${quoted(on)})` : "")
+    );
+  }
   if (variant.gates[backend]?.passed !== true) {
     return asked
       ? `the variant asked for, ${variant.file}, does not suit ${where}: it did not pass its gates there`
@@ -188,12 +236,16 @@ export function planBackends(
   threadsOverride?: number,
 ): Plan {
   const asked = variantOverride !== undefined;
-  if (threadsOverride !== undefined) checkThreads(manifest, device, choice, threadsOverride);
   if (asked && !manifest.variants.some((v) => v.file === variantOverride)) {
     throw new OptionError(
       `${manifest.name}: unknown variant ${JSON.stringify(variantOverride)}; its variants are ${quoted(manifest.variants.map((v) => v.file))}`,
     );
   }
+  const askedTfjs = asked && isTfjsVariant(manifest.variants.find((v) => v.file === variantOverride)!);
+  if (isTfjsBackend(choice) || (choice === "auto" && askedTfjs)) {
+    return planTfjs(manifest, device, choice as TfjsBackend | "auto", variantOverride, threadsOverride);
+  }
+  if (threadsOverride !== undefined) checkThreads(manifest, device, choice, threadsOverride);
   const skipped: string[] = [];
   const candidates: Candidate[] = [];
   const server: Candidate = {
@@ -274,5 +326,135 @@ export function planBackends(
     );
   }
   candidates.push(server);
+  return { candidates, skipped };
+}
+
+/** The TF.js variants of `manifest` that passed their gates on `backend`, in manifest order. */
+function tfjsPassed(manifest: Manifest, backend: TfjsBackend): Variant[] {
+  return manifest.variants.filter((v) => isTfjsVariant(v) && gate(v, backend)?.passed === true && v.backends.includes(backend));
+}
+
+/** What TF.js can run of `manifest`, in words: each TF.js variant and the tfjs backends it passed on. */
+function tfjsOffer(manifest: Manifest): string {
+  const variants = manifest.variants.filter(isTfjsVariant);
+  if (!variants.length) {
+    return `version ${manifest.version} has no TF.js variant (its variants are ${quoted(manifest.variants.map((v) => v.file))})`;
+  }
+  const each = variants.map((v) => {
+    const on = TFJS_BACKENDS.filter((b) => tfjsPassed(manifest, b).includes(v));
+    return `${v.file} (${on.length ? `passed on ${on.join(", ")}` : "passed on no TF.js backend"})`;
+  });
+  return `its TF.js variants: ${each.join(", ")}`;
+}
+
+/** Why this device cannot run `backend`, as far as the page can tell before loading (WebGL is tried in the worker). */
+function tfjsDeviceWhy(device: Device, backend: TfjsBackend): string | null {
+  if (backend === "tfjs-wasm" && !device.wasm) return "WebAssembly unavailable";
+  if (backend === "tfjs-webgpu" && !device.webgpu.available) return `WebGPU unavailable: ${device.webgpu.description}`;
+  return null;
+}
+
+/** Why a TF.js candidate on `backend` with `variant`, in words for the UI. */
+function tfjsReason(backend: TfjsBackend, variant: Variant, choice: BackendChoice, device: Device): string {
+  const why = choice === "auto" ? `${variant.file} asked for` : "asked for";
+  if (backend === "tfjs-wasm") {
+    return `TensorFlow.js WASM with 1 thread (${why}; tfjs-backend-wasm 4.22 threads are broken, tfjs#8513)`;
+  }
+  if (backend === "tfjs-webgpu") return `TensorFlow.js WebGPU on ${device.webgpu.description} (${why})`;
+  return `TensorFlow.js WebGL (${why})`;
+}
+
+/**
+ * The plan for a TF.js graph-model variant: `choice` a tfjs backend (forced), or "auto" with a
+ * TF.js variant asked for (TF.js WebGPU on a real adapter, then TF.js WASM; WebGL only when
+ * asked for, since the page cannot tell a software WebGL from a real one). What the manifest
+ * rules out is an `OptionError` naming what exists, on every device, never a silent swap for
+ * ONNX: a version without a TF.js variant that passed on that backend, a variant that is not a
+ * TF.js graph model or did not pass there. Device limits (no WebAssembly, no WebGPU adapter)
+ * skip the candidate visibly; a failure while loading (WebGL missing, a tampered shard) moves
+ * on to the server with the reason, as on the ONNX backends. `threads`: only 1, on tfjs-wasm.
+ */
+function planTfjs(
+  manifest: Manifest,
+  device: Device,
+  choice: TfjsBackend | "auto",
+  variantOverride: string | undefined,
+  threadsOverride: number | undefined,
+): Plan {
+  const name = manifest.name;
+  if (threadsOverride !== undefined && (choice === "tfjs-webgl" || choice === "tfjs-webgpu")) {
+    throw new OptionError(
+      `${name}: threads is the number of WASM threads; with backend "${choice}" there are none: ask instead for backend "tfjs-wasm", or no threads`,
+    );
+  }
+  if (threadsOverride !== undefined && threadsOverride > 1) {
+    throw new OptionError(
+      `${name}: TensorFlow.js WASM runs 1 thread (tfjs-backend-wasm 4.22 threads are broken, tfjs#8513); ask instead for threads 1, or no threads`,
+    );
+  }
+  if (manifest.client.server_only) {
+    throw new OptionError(`${name} is server-only: no variant of it is served to browsers; ask instead for backend "server"`);
+  }
+  const skipped: string[] = [];
+  const candidates: Candidate[] = [];
+  const tried: TfjsBackend[] = choice === "auto" ? ["tfjs-webgpu", "tfjs-wasm"] : [choice];
+  const asked = variantOverride !== undefined ? manifest.variants.find((v) => v.file === variantOverride)! : undefined;
+  if (asked) {
+    if (!isTfjsVariant(asked)) {
+      const tfjs = manifest.variants.filter(isTfjsVariant).map((v) => v.file);
+      throw new OptionError(
+        `${name}: the variant asked for, ${asked.file}, is not a TF.js graph model, so TensorFlow.js cannot run it; ` +
+          `ask instead for ${tfjs.length ? `variant ${quoted(tfjs)}, or ` : ""}backend "wasm" or "auto" with ${asked.file}`,
+      );
+    }
+    const budget = overBudget(manifest, asked);
+    if (budget !== null) throw new OptionError(`${name}: ${budget}; ask instead for no variant (the runtime chooses)`);
+    if (choice !== "auto" && !tfjsPassed(manifest, choice).includes(asked)) {
+      const others = tfjsPassed(manifest, choice).map((v) => v.file);
+      throw new OptionError(
+        `${name}: the variant asked for, ${asked.file}, does not suit ${NAMES[choice]}: it did not pass its gates there ` +
+          `(${tfjsOffer(manifest)}); ask instead for ${others.length ? `variant ${quoted(others)}, or ` : ""}no variant`,
+      );
+    }
+  }
+  for (const backend of tried) {
+    let variant: Variant | undefined = asked;
+    if (!variant) {
+      const recommended = (manifest.recommended as Partial<Record<RuntimeBackend, string | null>>)[backend];
+      const passed = tfjsPassed(manifest, backend).filter((v) => overBudget(manifest, v) === null);
+      variant = recommended !== undefined ? passed.find((v) => v.file === recommended) : passed[0];
+      if (!variant) {
+        throw new OptionError(
+          `${name}: no TF.js variant passed its gates on ${backend} (${tfjsOffer(manifest)}); ` +
+            `ask instead for another backend: "auto", "wasm", "webgpu" or "server" (ONNX Runtime)`,
+        );
+      }
+    } else if (!tfjsPassed(manifest, backend).includes(variant)) {
+      skipped.push(`${variant.file} did not pass its gates on ${backend}`);
+      continue;
+    }
+    let why = tfjsDeviceWhy(device, backend);
+    if (why === null && backend === "tfjs-webgpu" && choice === "auto" && device.webgpu.fallbackAdapter) {
+      why = `WebGPU adapter is a software fallback (${device.webgpu.description}), slower than WASM`;
+    }
+    why ??= memoryShort(manifest, variant, device);
+    if (why !== null) {
+      skipped.push(`${backend}: ${why}`);
+      continue;
+    }
+    candidates.push({
+      backend,
+      variant: variant.file,
+      threads: backend === "tfjs-wasm" ? 1 : 0,
+      reason: tfjsReason(backend, variant, choice, device),
+    });
+  }
+  if (asked && candidates.length === 0) {
+    throw new OptionError(
+      `${name}: the variant asked for, ${asked.file}, cannot run in this browser (${skipped.join("; ")}); ` +
+        `ask instead for backend "auto" or "wasm" with no variant (ONNX Runtime), or backend "server"`,
+    );
+  }
+  candidates.push({ backend: "server", variant: null, threads: 0, reason: "the server answers (ONNX Runtime on the host)" });
   return { candidates, skipped };
 }

@@ -9,8 +9,11 @@
 import { TASK_INPUTS } from "../tasks/manifest.generated.js";
 import type { TaskName } from "../tasks/types.js";
 
-/** The backends a caller may ask for (`backend`); "auto" lets the runtime choose. */
-export const BACKEND_CHOICES = ["auto", "webgpu", "wasm", "server"] as const;
+/**
+ * The backends a caller may ask for (`backend`); "auto" lets the runtime choose. The "tfjs-*"
+ * ones run a TF.js graph-model variant on TensorFlow.js with that backend (runtime/tfjs.ts).
+ */
+export const BACKEND_CHOICES = ["auto", "webgpu", "wasm", "tfjs-wasm", "tfjs-webgl", "tfjs-webgpu", "server"] as const;
 
 /** The tasks a caller may name (`task`). */
 export const TASK_NAMES = Object.keys(TASK_INPUTS) as TaskName[];

@@ -20,7 +20,7 @@
  * and the `Collector` (with an injected sender) are unit-tested in vitest.
  */
 
-import type { Backend, BackendChoice } from "./backends.js";
+import type { BackendChoice, RuntimeBackend as Backend } from "./backends.js";
 
 export const TELEMETRY_PATH = "/api/v1/telemetry";
 /** Run-latency bucket upper bounds (ms, inclusive); "+Inf" above. The schema lists the same keys. */
@@ -35,7 +35,7 @@ export const FLUSH_AT_RECORDS = 20;
 /** Results per `predictions` event (the schema's bound). */
 export const MAX_PREDICTIONS = 20;
 
-export type BrowserBackend = "webgpu" | "wasm";
+export type BrowserBackend = Exclude<Backend, "server">;
 export type FallbackReason =
   | "webgpu_unavailable"
   | "webgpu_software_adapter"
@@ -112,14 +112,14 @@ export function bucketOf(latencyMs: number): string {
 // The runtime's reasons, in words (runtime/backends.ts, lib/browserml.ts), to their kinds.
 // Failures first: their text ends with the error's, which may contain anything.
 const REASONS: Array<[RegExp, FallbackReason]> = [
-  [/^\w+ failed while running/, "run_failed"],
-  [/^\w+ failed to load/, "load_failed"],
+  [/^[\w-]+ failed while running/, "run_failed"],
+  [/^[\w-]+ failed to load/, "load_failed"],
   [/server-only/, "server_only"],
-  [/^WebGPU unavailable/, "webgpu_unavailable"],
+  [/^(tfjs-webgpu: )?WebGPU unavailable/, "webgpu_unavailable"],
   [/software fallback/, "webgpu_software_adapter"],
   [/shader-f16/, "webgpu_no_shader_f16"],
-  [/^WebAssembly unavailable/, "wasm_unavailable"],
-  [/no variant that passed its gates|does not suit/, "no_variant"],
+  [/^(tfjs-wasm: )?WebAssembly unavailable/, "wasm_unavailable"],
+  [/no variant that passed its gates|does not suit|did not pass its gates on/, "no_variant"],
   [/client budget/, "over_client_budget"],
   [/GB of memory/, "low_device_memory"],
 ];
@@ -130,21 +130,31 @@ export function reasonKind(text: string): FallbackReason {
   return "other";
 }
 
-const PREFERENCE: readonly Backend[] = ["webgpu", "wasm", "server"];
+/** ONNX Runtime's and TF.js's backends never share a plan: their order between them does not matter. */
+const PREFERENCE: readonly Backend[] = ["webgpu", "wasm", "tfjs-webgpu", "tfjs-wasm", "tfjs-webgl", "server"];
 
 /**
  * Which browser backends the plan passed over before `used`, each with its reason in words.
  * `planBackends` writes one skipped reason per backend it considered and could not use, in
- * preference order (webgpu, then wasm); a server-only model passes over every one for the same
- * reason. Backends after `used` are not fallbacks and are left out.
+ * preference order (webgpu, then wasm; a TF.js plan: the tfjs backend asked for, or with a TF.js
+ * variant on "auto" tfjs-webgpu, then tfjs-wasm); a server-only model passes over every one for the
+ * same reason. Backends after `used` are not fallbacks and are left out.
  */
 export function planFallbacks(
   choice: BackendChoice,
   used: Backend,
-  candidates: readonly Backend[],
+  candidates: readonly string[],
   skipped: readonly string[],
 ): Array<{ from: BrowserBackend; text: string }> {
-  const considered: BrowserBackend[] = choice === "wasm" ? ["wasm"] : choice === "server" ? [] : ["webgpu", "wasm"];
+  const tfjsPlan = [used, ...candidates].some((b) => b.startsWith("tfjs-"));
+  const considered: BrowserBackend[] =
+    choice === "wasm" || choice.startsWith("tfjs-")
+      ? [choice as BrowserBackend]
+      : choice === "server"
+        ? []
+        : tfjsPlan
+          ? ["tfjs-webgpu", "tfjs-wasm"]
+          : ["webgpu", "wasm"];
   const before = (b: Backend) => PREFERENCE.indexOf(b) < PREFERENCE.indexOf(used);
   if (skipped.length === 1 && reasonKind(skipped[0]!) === "server_only") {
     return considered.filter(before).map((from) => ({ from, text: skipped[0]! }));
@@ -221,7 +231,7 @@ export interface CollectorOptions {
   flushEveryMs?: number;
 }
 
-const BACKENDS: readonly Backend[] = ["webgpu", "wasm", "server"];
+const BACKENDS: readonly Backend[] = ["webgpu", "wasm", "tfjs-wasm", "tfjs-webgl", "tfjs-webgpu", "server"];
 
 /** Collects records per host and sends them in batches (see the module comment). */
 export class Collector {

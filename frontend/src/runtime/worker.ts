@@ -5,6 +5,10 @@
  * Web fixes its thread count per page once set, so another count needs
  * another worker). Models are fetched, verified and cached here, their
  * sessions created once and reused for every run. Exposed with comlink.
+ *
+ * A worker whose backend is a TensorFlow.js one ("tfjs-wasm", "tfjs-webgl", "tfjs-webgpu") runs
+ * TF.js graph-model variants instead (runtime/tfjs.ts, imported on demand: such a worker never
+ * imports ONNX Runtime Web, and an ONNX worker never imports TF.js), with the same task code.
  */
 
 import * as Comlink from "comlink";
@@ -13,13 +17,16 @@ import type * as Ort from "onnxruntime-web";
 import { type AssetRole, assetRoles, loadAssets, type TaskAssets } from "../tasks/assets.js";
 import { taskModule, TEXT_TASKS } from "../tasks/index.js";
 import type { Feeds, Manifest, PixelsLike, TaskManifest } from "../tasks/types.js";
-import { type ArtifactRef, fetchVerified, type ProgressCallback } from "./artifacts.js";
+import { type ArtifactRef, fetchVerified, IntegrityError, type ProgressCallback } from "./artifacts.js";
+import { isTfjsBackend, type TfjsBackend } from "./backends.js";
 import { SharedPool, type SplitLoad } from "./backbone.js";
+import type { TfjsGraph } from "./tfjs.js";
+import { parseModelJson, shardPaths } from "./tfjs_files.js";
 
 export interface WorkerSetup {
-  backend: "webgpu" | "wasm";
+  backend: "webgpu" | "wasm" | TfjsBackend;
   threads: number;
-  /** Where ONNX Runtime Web's .mjs/.wasm files are served (same origin). */
+  /** Where ONNX Runtime Web's .mjs/.wasm files are served (same origin), or TF.js's for "tfjs-wasm". */
   wasmPaths: string;
 }
 
@@ -31,6 +38,8 @@ export interface LoadRequest {
   assets: Partial<Record<AssetRole, ArtifactRef>>;
   /** Run the backbone model's own file, then the head, instead of `model` (runtime/backbone.ts). */
   split?: SplitLoad;
+  /** A TF.js graph model: `model` is its model.json, these its weight files (each checked by its sha256). */
+  shards?: ArtifactRef[];
 }
 
 export interface LoadResult {
@@ -68,8 +77,10 @@ export interface RunResult {
 }
 
 interface Loaded {
-  /** One session, or the backbone's then the head's (`split`). */
-  session: Ort.InferenceSession;
+  /** One session, or the backbone's then the head's (`split`); null for a TF.js graph. */
+  session: Ort.InferenceSession | null;
+  /** The TF.js graph model (a tfjs worker), else null. */
+  graph: TfjsGraph | null;
   head: { session: Ort.InferenceSession; output: string; input: string } | null;
   /** The sha256 of every session it holds in `sessions` (released on dispose). */
   holds: string[];
@@ -100,12 +111,48 @@ function acquireSession(ref: ArtifactRef, track: ProgressCallback): Promise<Ort.
   return value;
 }
 
+/** TF.js graph models by the sha256 of their model.json, shared and released like `sessions`. */
+const graphs = new SharedPool<TfjsGraph>((graph) => exclusive(() => graph.release()));
+
+/**
+ * The TF.js graph of `ref` (model.json) and `shards`: every file fetched through `fetchVerified`
+ * (its sha256 against the manifest's, Cache Storage), then the graph made from those bytes; a
+ * weight file that model.json names and the manifest does not list is refused.
+ */
+function acquireGraph(request: LoadRequest, track: ProgressCallback): Promise<TfjsGraph> {
+  const ref = request.model;
+  const { value, shared } = graphs.acquire(ref.sha256, async () => {
+    const json = parseModelJson(ref.file, await fetchVerified(ref, track));
+    const listed = new Map((request.shards ?? []).map((shard) => [shard.file, shard]));
+    const paths = shardPaths(json);
+    const unlisted = paths.filter((path) => !listed.has(path));
+    if (unlisted.length) {
+      throw new IntegrityError(
+        `${ref.file} names weight files the manifest does not list (${unlisted.join(", ")}), so their sha256 ` +
+          `cannot be checked; it is not loaded`,
+      );
+    }
+    const bytes = await Promise.all(paths.map((path) => fetchVerified(listed.get(path)!, track)));
+    const shards = new Map(paths.map((path, i) => [path, bytes[i]!]));
+    await ortReady; // TF.js and its backend were imported and started meanwhile (setup)
+    const { inputs, outputs } = request.manifest;
+    return exclusive(async () =>
+      tfjs.TfjsGraph.fromVerified(ref.file, json, shards, inputs.map((i) => i.name), outputs.map((o) => o.name)),
+    );
+  });
+  if (shared) track({ file: ref.file, loaded: ref.bytes, total: ref.bytes, fromCache: true });
+  return value;
+}
+
 async function releaseAll(holds: string[]): Promise<void> {
-  for (const sha256 of holds) await sessions.release(sha256);
+  const pool = setupDone && isTfjsBackend(setupDone.backend) ? graphs : sessions;
+  for (const sha256 of holds) await pool.release(sha256);
 }
 let setupDone: WorkerSetup | null = null;
-/** `setup()`'s work: ORT Web imported, configured and its wasm runtime initialised. */
+/** `setup()`'s work: ORT Web (or TF.js) imported, configured and its wasm runtime initialised. */
 let ortReady: Promise<void> | null = null;
+/** runtime/tfjs.ts, imported by `setup()` in a tfjs worker only. */
+let tfjs: typeof import("./tfjs.js");
 
 /**
  * ONNX Runtime Web, the build for this worker's backend, imported by `setup()`. A WASM worker
@@ -201,7 +248,7 @@ function warmUpInput(manifest: Manifest): WorkerInput {
 /** The backbone's session, then the head's on the backbone output (inside `exclusive`). */
 async function runSplit(entry: Loaded, feeds: Feeds): Promise<Ort.InferenceSession.OnnxValueMapType> {
   const head = entry.head!;
-  const first = await entry.session.run(toOrtFeeds(feeds));
+  const first = await entry.session!.run(toOrtFeeds(feeds));
   const middle = first[head.output];
   if (!middle) throw new Error(`the backbone produced no output named ${head.output}`);
   try {
@@ -273,7 +320,9 @@ async function runTask(
     context: unknown;
   })(sample, manifest, entry.assets);
   const t2 = performance.now();
-  const outputs = await exclusive(() => (entry.head ? runSplit(entry, feeds) : entry.session.run(toOrtFeeds(feeds))));
+  const outputs = await exclusive<Record<string, { dispose(): void }>>(() =>
+    entry.graph ? entry.graph.run(feeds) : entry.head ? runSplit(entry, feeds) : entry.session!.run(toOrtFeeds(feeds)),
+  );
   const t3 = performance.now();
   const ordered = entry.manifest.outputs.map((spec) => {
     const tensor = outputs[spec.name];
@@ -301,6 +350,14 @@ const api = {
   setup(setup: WorkerSetup): Promise<void> {
     if (ortReady) return ortReady;
     setupDone = setup;
+    const { backend } = setup;
+    if (isTfjsBackend(backend)) {
+      ortReady = (async () => {
+        tfjs = await import("./tfjs.js");
+        await tfjs.initTfjs(backend, setup.wasmPaths);
+      })();
+      return ortReady;
+    }
     ortReady = (async () => {
       ort = await importOrt(setup.backend);
       ort.env.wasm.wasmPaths = setup.wasmPaths;
@@ -335,19 +392,23 @@ const api = {
     const assets = loadAssets(request.manifest, bytes);
     const { split } = request;
     const holds = split ? [split.backbone.sha256, split.head.sha256] : [request.model.sha256];
-    const made = split
-      ? [acquireSession(split.backbone, track), acquireSession(split.head, track)]
-      : [acquireSession(request.model, track)];
+    const isGraph = isTfjsBackend(setupDone.backend);
+    const made: Array<Promise<Ort.InferenceSession | TfjsGraph>> = isGraph
+      ? [acquireGraph(request, track)]
+      : split
+        ? [acquireSession(split.backbone, track), acquireSession(split.head, track)]
+        : [acquireSession(request.model, track)];
     const settled = await Promise.allSettled(made);
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
     if (failed) {
       await releaseAll(holds);
       throw failed.reason;
     }
-    const [session, headSession] = settled.map((s) => (s as PromiseFulfilledResult<Ort.InferenceSession>).value);
+    const [first, headSession] = settled.map((s) => (s as PromiseFulfilledResult<Ort.InferenceSession | TfjsGraph>).value);
     const entry: Loaded = {
-      session: session!,
-      head: split ? { session: headSession!, output: split.output, input: split.headInput } : null,
+      session: isGraph ? null : (first as Ort.InferenceSession),
+      graph: isGraph ? (first as TfjsGraph) : null,
+      head: split && !isGraph ? { session: headSession as Ort.InferenceSession, output: split.output, input: split.headInput } : null,
       holds,
       manifest: request.manifest,
       assets,

@@ -21,8 +21,11 @@ export type Layout = "NHWC" | "NCHW";
  */
 export type Postprocess = ClassificationPostprocess & FaceDetectionPostprocess & EmbeddingsPostprocess;
 export type Activation = "softmax" | "sigmoid" | "none";
-export type Precision = "fp32" | "int8" | "fp16";
-export type Backend = "webgpu" | "wasm" | "server";
+/**
+ * int8: quantised ONNX; uint8: a TF.js graph model's weights stored as uint8 (computed in fp32)
+ */
+export type Precision = "fp32" | "int8" | "fp16" | "uint8";
+export type Backend = "webgpu" | "wasm" | "server" | "tfjs-wasm" | "tfjs-webgl" | "tfjs-webgpu";
 /**
  * numeric: right-closed bins (-inf, e1], (e1, e2], ..., (ek, +inf) named "0".."k"; categorical: the categories, then "other"
  */
@@ -172,10 +175,28 @@ export interface EmbeddingsPostprocess {
 }
 export interface Variant {
   file: string;
+  /**
+   * onnx when absent; tfjs-graph: a TF.js graph model (model.json, whose weightsManifest names the shards beside it)
+   */
+  format?: "onnx" | "tfjs-graph";
+  /**
+   * a TF.js graph model's weight files, each checked like the variant file
+   */
+  shards?: {
+    file: string;
+    bytes: number;
+    sha256: Sha256;
+  }[];
   precision: Precision;
   quantization?: string;
+  /**
+   * what a browser downloads: the file, and for a TF.js graph model its shards too
+   */
   bytes: number;
-  sha256: Sha256;
+  /**
+   * of the file (a TF.js graph model: of model.json; each shard has its own)
+   */
+  sha256: string;
   /**
    * the backends this variant suits
    */
@@ -189,13 +210,17 @@ export interface Variant {
     webgpu?: Verdict;
     wasm?: Verdict;
     server?: Verdict;
+    "tfjs-wasm"?: Verdict;
+    "tfjs-webgl"?: Verdict;
+    "tfjs-webgpu"?: Verdict;
   };
   /**
-   * the variant measured against the source model on the runtime of each backend: server = native ONNX Runtime, wasm = ONNX Runtime Web's WASM build
+   * the variant measured against the source model on the runtime of each backend: server = native ONNX Runtime, wasm = ONNX Runtime Web's WASM build, tfjs-wasm = TF.js's wasm backend
    */
   evaluations: {
-    server: RuntimeEvaluation;
+    server?: RuntimeEvaluation;
     wasm?: RuntimeEvaluation;
+    "tfjs-wasm"?: RuntimeEvaluation;
   };
 }
 /**
@@ -205,9 +230,9 @@ export interface Verdict {
   passed: boolean;
   reasons: string[];
   /**
-   * WebGPU has no runtime at conversion: its verdict is WASM's
+   * WebGPU has no runtime at conversion: its verdict is WASM's (TF.js's WebGL and WebGPU: TF.js wasm's)
    */
-  judged_by?: "wasm";
+  judged_by?: "wasm" | "tfjs-wasm";
 }
 /**
  * a variant measured against the source model on one runtime
@@ -237,6 +262,9 @@ export interface Recommended {
   webgpu: string | null;
   wasm: string | null;
   server: string | null;
+  "tfjs-wasm"?: string | null;
+  "tfjs-webgl"?: string | null;
+  "tfjs-webgpu"?: string | null;
 }
 export interface ClientPolicy {
   max_client_bytes: number;

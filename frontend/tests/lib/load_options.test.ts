@@ -36,11 +36,12 @@ const HOST = "http://127.0.0.1:1";
 
 describe("loadModel options", () => {
   it("refuses an unknown backend, listing the backends this runtime knows", async () => {
-    const err = await refusal(loadModel("emotion", { backend: "tfjs-wasm" as never, host: HOST }));
+    const err = await refusal(loadModel("emotion", { backend: "tfjs-cpu" as never, host: HOST }));
     expect(err.message).toBe(
-      'loadModel("emotion"): backend must be one of "auto", "webgpu", "wasm", "server", not "tfjs-wasm"',
+      'loadModel("emotion"): backend must be one of "auto", "webgpu", "wasm", "tfjs-wasm", "tfjs-webgl", ' +
+        '"tfjs-webgpu", "server", not "tfjs-cpu"',
     );
-    expect(BACKEND_CHOICES).toEqual(["auto", "webgpu", "wasm", "server"]);
+    expect(BACKEND_CHOICES).toEqual(["auto", "webgpu", "wasm", "tfjs-wasm", "tfjs-webgl", "tfjs-webgpu", "server"]);
   });
 
   it("refuses an unknown option, listing the options", async () => {
@@ -85,7 +86,7 @@ describe("loadPipeline options", () => {
     expect(err.message).toBe(
       'loadPipeline("face-emotion"): unknown option "variant"; the options are backend, threads, onProgress, host, telemetry, model',
     );
-    await refusal(loadPipeline("face-emotion", { backend: "tfjs-wasm" as never }));
+    await refusal(loadPipeline("face-emotion", { backend: "webgl" as never }));
     await refusal(loadPipeline("face-emotion", { model: "emotion" as never }));
   });
 });
