@@ -5,11 +5,19 @@ are served, so no request can reach anything else on disk. A file's bytes
 never change under a version, hence ``immutable`` and a strong ETag that is
 its sha256. Weights of server-only models and of variants that failed their
 gates are never served.
+
+JSON artifacts (a TF.js graph model's model.json, a tokenizer) are text that gzip shrinks 2-10x:
+they are sent gzip-compressed when the request accepts it, as their own representation (ETag
+``<sha256>-gzip``, ``Vary: Accept-Encoding``); the browser checks the sha256 of the decoded bytes.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, send_file
+import gzip
+from functools import lru_cache
+from pathlib import Path
+
+from flask import Blueprint, request, send_file
 from werkzeug.wrappers import Response
 
 from app import host_state
@@ -44,6 +52,19 @@ def artifact(name: str, version: str, file: str) -> Response:
         raise ApiError(503, f"{file} of {name} v{model.version} changed on disk since the host started and is not "
                             "served; the operator must restore it or convert the model again.")
     suffix = "." + file.rsplit(".", 1)[-1] if "." in file else ""
+    if suffix in COMPRESSIBLE and item.kind in ("weights", "asset"):
+        response = Response()
+        response.headers["Vary"] = "Accept-Encoding"  # a shared cache must not hand gzip to the next client
+        if request.accept_encodings["gzip"] > 0:
+            response.set_data(_gzipped(str(item.path), item.sha256))
+            response.headers["Content-Encoding"] = "gzip"
+            response.set_etag(f"{item.sha256}-gzip")
+        else:
+            response.set_data(item.path.read_bytes())
+            response.set_etag(item.sha256)
+        response.mimetype = MIME_TYPES[suffix]
+        response.headers["Cache-Control"] = IMMUTABLE
+        return response.make_conditional(request)
     response = send_file(
         item.path,
         mimetype=MIME_TYPES.get(suffix, "application/octet-stream"),
@@ -53,3 +74,12 @@ def artifact(name: str, version: str, file: str) -> Response:
     )
     response.headers["Cache-Control"] = IMMUTABLE
     return response
+
+
+COMPRESSIBLE = {".json"}
+
+
+@lru_cache(maxsize=32)
+def _gzipped(path: str, sha256: str) -> bytes:
+    """The gzip representation of an immutable JSON artifact (by path and sha256: at most a few MB)."""
+    return gzip.compress(Path(path).read_bytes(), compresslevel=9, mtime=0)

@@ -135,3 +135,31 @@ def test_a_shard_changed_on_disk_after_start_is_not_served(tmp_path):
     (target / shard).write_bytes(bytes(data))
     refused = client.get(url)
     assert refused.status_code == 503 and "changed on disk" in refused.json["error"]
+
+
+def test_json_artifacts_are_sent_gzipped_when_accepted_and_decode_to_their_sha256(client):
+    """A TF.js model.json and a tokenizer are text: gzip is a fraction of their bytes, and what the
+    browser decodes is byte for byte the file the manifest hashes."""
+    import gzip
+
+    emotion = latest_manifest("emotion")
+    graph = next(v for v in emotion["variants"] if v.get("format") == "tfjs-graph")
+    sentiment = latest_manifest("sentiment")
+    tokenizer = next(a for a in sentiment["assets"] if a["file"] == "tokenizer.json")
+    for url, entry in ((f"/models/emotion/{emotion['version']}/{graph['file']}", graph),
+                       (f"/models/sentiment/{sentiment['version']}/tokenizer.json", tokenizer)):
+        plain = client.get(url)
+        packed = client.get(url, headers={"Accept-Encoding": "gzip, deflate, br"})
+        assert plain.status_code == packed.status_code == 200
+        assert "Content-Encoding" not in plain.headers and plain.headers["Vary"] == "Accept-Encoding"
+        assert packed.headers["Content-Encoding"] == "gzip" and packed.headers["Vary"] == "Accept-Encoding"
+        assert hashlib.sha256(gzip.decompress(packed.data)).hexdigest() == entry["sha256"]
+        assert hashlib.sha256(plain.data).hexdigest() == entry["sha256"]
+        assert len(packed.data) < len(plain.data) / 2
+        assert packed.headers["Content-Type"] == plain.headers["Content-Type"] == "application/json"
+        assert packed.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        # Each representation has its own validator.
+        assert packed.headers["ETag"] == f'"{entry["sha256"]}-gzip"' and plain.headers["ETag"] == f'"{entry["sha256"]}"'
+        again = client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["ETag"]})
+        assert again.status_code == 304 and again.data == b""
+        assert client.get(url, headers={"Accept-Encoding": "gzip;q=0"}).headers.get("Content-Encoding") is None
