@@ -11,6 +11,10 @@ ORT's float kernels can flip a rounding step; measured here, browser and server
 then differ by up to 3e-3 (fp16 of the same models: under 1e-4, and the
 integer MatMul itself is exact in both). Those variants are held to 5e-3, and
 the fp16 variants of the same models are checked at 1e-3 as well.
+
+A TF.js graph-model variant (which "auto" may choose: `auto_backend`) is compared with the
+server's own variant (ONNX: the host runs no TF.js), within the bound that
+tests/browser/test_browser_tfjs.py's docstring derives from the variant's recorded evaluation.
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -26,14 +33,76 @@ import requests
 from PIL import Image
 
 SCORE_TOLERANCE = 1e-3
+# A same-origin document that starts no model (the demo's pages start theirs as they open, imagenet
+# on "/"), for a test whose "auto" depends on what already runs on the page (`auto_backend`).
+NO_MODEL_PAGE = "/api/v1/models"
 DYNAMIC_INT8_TOLERANCE = 5e-3
 BOX_IOU = 0.9
 
 
+LOSSY_DETECTION_SCORE_TOLERANCE = 0.03
+
+
+def is_tfjs(manifest: dict[str, Any], variant: str | None) -> bool:
+    return any(v["file"] == variant and v.get("format") == "tfjs-graph" for v in manifest["variants"])
+
+
+def tfjs_tolerance(manifest: dict[str, Any], entry: dict[str, Any]) -> float:
+    """A TF.js variant against the server's model.onnx (tests/browser/test_browser_tfjs.py's docstring)."""
+    metrics = entry["evaluations"]["tfjs-wasm"]["metrics"]
+    if manifest["task"] == "face-detection":
+        return SCORE_TOLERANCE if metrics["box_iou_min"] == 1.0 else LOSSY_DETECTION_SCORE_TOLERANCE
+    onnx = next(v for v in manifest["variants"] if v["file"] == "model.onnx")
+    return SCORE_TOLERANCE + metrics["max_abs_diff"] + onnx["evaluations"]["server"]["metrics"]["max_abs_diff"]
+
+
 def tolerance_for(manifest: dict[str, Any], variant: str) -> float:
-    """1e-3, or 5e-3 for a dynamic int8 variant (see the module docstring)."""
+    """1e-3, or 5e-3 for a dynamic int8 variant (see the module docstring); a TF.js variant's own."""
     entry = next(v for v in manifest["variants"] if v["file"] == variant)
+    if entry.get("format") == "tfjs-graph":
+        return tfjs_tolerance(manifest, entry)
     return DYNAMIC_INT8_TOLERANCE if entry.get("quantization") == "dynamic" else SCORE_TOLERANCE
+
+
+def server_variant(manifest: dict[str, Any], variant: str | None) -> str | None:
+    """The variant to ask the server for, to compare with one the browser ran: the same, or for a
+    TF.js variant the host's own choice (the host runs ONNX)."""
+    return None if is_tfjs(manifest, variant) else variant
+
+
+# The runtime's cost model for "auto" on a WASM device (frontend/src/runtime/backends.ts
+# `preferCheaperEngine`), to say what it must choose from the manifest's numbers.
+BACKENDS_TS = Path(__file__).resolve().parents[1] / "frontend" / "src" / "runtime" / "backends.ts"
+BYTES_PER_MS = 10e6 / 8 / 1000  # 10 Mbit/s, as convert/gates.py
+COST_RUNS = 100
+
+
+def runtime_bytes() -> dict[str, int]:
+    """backends.ts's bytes a cold page downloads to start each engine on WASM ("ort", "tfjs")."""
+    found = dict(re.findall(r"export const (ORT_WASM|TFJS_WASM)_RUNTIME_BYTES = ([\d_]+);", BACKENDS_TS.read_text()))
+    assert set(found) == {"ORT_WASM", "TFJS_WASM"}, found
+    return {"ort": int(found["ORT_WASM"].replace("_", "")), "tfjs": int(found["TFJS_WASM"].replace("_", ""))}
+
+
+def engine_cost(manifest: dict[str, Any], engine: str, warm: bool) -> tuple[float, str]:
+    """What the runtime prices ``engine`` ("ort", "tfjs") at for ``manifest`` (ms), and the figure
+    its reason prints ("≈ 2,326 ms")."""
+    file = manifest["recommended"]["wasm" if engine == "ort" else "tfjs-wasm"]
+    variant = next(v for v in manifest["variants"] if v["file"] == file)
+    latency = variant["evaluations"]["wasm" if engine == "ort" else "tfjs-wasm"]["latency_ms"]["threads_1"]
+    cost = (variant["bytes"] + (0 if warm else runtime_bytes()[engine])) / BYTES_PER_MS + COST_RUNS * latency
+    return cost, f"≈ {math.floor(cost + 0.5):,} ms"
+
+
+def auto_backend(manifest: dict[str, Any], ort_warm: bool = False, tfjs_warm: bool = False) -> str:
+    """The backend "auto" picks on a WASM device (no WebGPU): TF.js WASM where the manifest
+    recommends a TF.js variant for it and it costs at least ENGINE_SWITCH_SAVING less, else ONNX
+    Runtime's WASM (backends.ts ``preferCheaperEngine``)."""
+    if not manifest["recommended"].get("tfjs-wasm"):
+        return "wasm"
+    saving = float(re.search(r"export const ENGINE_SWITCH_SAVING = ([\d.]+);", BACKENDS_TS.read_text()).group(1))
+    tfjs, ort = engine_cost(manifest, "tfjs", tfjs_warm)[0], engine_cost(manifest, "ort", ort_warm)[0]
+    return "tfjs-wasm" if tfjs <= (1 - saving) * ort else "wasm"
 
 SENTENCES = [
     "This movie was absolutely wonderful, I loved every minute of it.",
@@ -213,7 +282,7 @@ def check_model(page, base_url: str, name: str, sample: Sample, **options: Any) 
     manifest = manifest_of(base_url, name)
     jsonschema.validate(result, manifest["response"])  # the manifest's contract
     variant = info["variant"]
-    want = server_predict(base_url, name, sample, variant)
+    want = server_predict(base_url, name, sample, server_variant(manifest, variant))
     assert_agrees(result, want, name, tolerance_for(manifest, variant))
     return result, info
 
@@ -226,6 +295,15 @@ def upload_to_demo(page, url: str, page_name: str, png: bytes, tmp_path) -> dict
     page.goto(url)
     page.set_input_files(f"[data-testid={page_name}-file]", str(image))
     return js_result(page, f"[data-testid={page_name}-result]")
+
+
+def demo_auto_backends(base_url: str) -> dict[str, str]:
+    """Where "auto" runs each model of ``check_demo_pages`` on a WASM device with nothing cached
+    (``?sw=off``): the Images page runs imagenet on ONNX Runtime first, in the same document, so the
+    Faces page's models find ORT Web already there (`auto_backend` with ``ort_warm``)."""
+    from harness.catalog import CATALOG
+
+    return {name: auto_backend(manifest_of(base_url, name), ort_warm=True) for name in CATALOG}
 
 
 def check_demo_pages(page, base_url: str, query: str, tmp_path,
@@ -249,14 +327,16 @@ def check_demo_pages(page, base_url: str, query: str, tmp_path,
                              json=body, timeout=120).json()
         assert_agrees(out[name], want, f"demo {name}", tolerance_for(manifest_of(base_url, name), variant))
     for name in ("imagenet", "face-detector"):
-        want = server_predict(base_url, name, samples[name], out[name]["variant"], headers=headers)
-        assert_agrees(out[name], want, f"demo {name}", tolerance_for(manifest_of(base_url, name), out[name]["variant"]))
+        manifest = manifest_of(base_url, name)
+        variant = out[name]["variant"]
+        want = server_predict(base_url, name, samples[name], server_variant(manifest, variant), headers=headers)
+        assert_agrees(out[name], want, f"demo {name}", tolerance_for(manifest, variant))
     emotion_variant = out["emotion"]["variant"]
+    emotion = manifest_of(base_url, "emotion")
     from harness.catalog import face_crop  # the page crops as the pipeline manifest says
 
     crop = face_crop(Image.open(io.BytesIO(samples["face-detector"].png)), faces["faces"][0]["box"])
-    want = server_predict(base_url, "emotion", Sample("emotion", png=_png(crop)), emotion_variant, headers=headers)
-    assert_agrees(
-        out["emotion"], want, "demo emotion", tolerance_for(manifest_of(base_url, "emotion"), emotion_variant)
-    )
+    crop_sample = Sample("emotion", png=_png(crop))
+    want = server_predict(base_url, "emotion", crop_sample, server_variant(emotion, emotion_variant), headers=headers)
+    assert_agrees(out["emotion"], want, "demo emotion", tolerance_for(emotion, emotion_variant))
     return out

@@ -15,12 +15,18 @@ from __future__ import annotations
 import pytest
 
 from harness.browser import (
+    NO_MODEL_PAGE,
     assert_agrees,
+    auto_backend,
     catalog_samples,
     check_demo_pages,
     check_model,
+    demo_auto_backends,
     js_result,
+    manifest_of,
     server_predict,
+    server_variant,
+    tolerance_for,
     upload_to_demo,
 )
 from harness.catalog import CATALOG
@@ -40,7 +46,7 @@ def four_cores(request, page):
 def test_a_small_model_gets_one_thread_on_2_cores_and_says_why(page, site):
     page.goto(f"{site.url}/?sw=off")
     assert page.evaluate("navigator.hardwareConcurrency") == 2  # this machine
-    _, info = check_model(page, site.url, "face-detector", SAMPLES["face-detector"])
+    _, info = check_model(page, site.url, "face-detector", SAMPLES["face-detector"], backend="wasm")  # ORT's policy
     assert info["isolated"] is True
     assert info["backend"] == "wasm" and info["threads"] == 1, info
     assert info["reason"] == ("WASM with 1 thread (model.onnx is 0.4 MB: a small model, "
@@ -92,11 +98,13 @@ def test_library_runs_the_face_emotion_pipeline_like_the_server(page, site):
 
     import requests
 
-    page.goto(f"{site.url}/?sw=off")
+    page.goto(site.url + NO_MODEL_PAGE)  # nothing loaded yet: what "auto" chooses is the cost's first visit
     png = SAMPLES["face-detector"].png
     answer = page.evaluate(PIPELINE_JS, {"png": base64.b64encode(png).decode()})
     result, info = answer["result"], answer["info"]
-    assert info == {"name": "face-emotion", "margin": 0.15, "detector": "wasm", "classifier": "wasm"}
+    # Both models load at once on a fresh page: where "auto" puts each with nothing loaded yet.
+    detector, classifier = (auto_backend(manifest_of(site.url, name)) for name in ("face-detector", "emotion"))
+    assert info == {"name": "face-emotion", "margin": 0.15, "detector": detector, "classifier": classifier}
     assert result["pipeline"] == "face-emotion" and len(result["faces"]) == 1
     server = requests.post(f"{site.url}/api/v1/pipelines/face-emotion/predict",
                            params={}, files={"image": ("a.png", png)}, timeout=120).json()
@@ -134,8 +142,11 @@ def test_a_model_loaded_for_another_task_is_refused_with_what_it_is(page, site):
 
 def test_demo_faces_page_detects_faces_and_their_emotion(page, site, tmp_path):
     result = upload_to_demo(page, f"{site.url}/?sw=off#/faces", "faces", SAMPLES["face-detector"].png, tmp_path)
-    server = server_predict(site.url, "face-detector", SAMPLES["face-detector"], result["variant"])
-    assert_agrees({k: v for k, v in result.items()}, server, "faces")
+    manifest = manifest_of(site.url, "face-detector")
+    assert result["backend"] == auto_backend(manifest), result  # a fresh page: nothing loaded yet
+    variant = server_variant(manifest, result["variant"])
+    server = server_predict(site.url, "face-detector", SAMPLES["face-detector"], variant)
+    assert_agrees({k: v for k, v in result.items()}, server, "faces", tolerance_for(manifest, result["variant"]))
     assert result["faces"][0]["emotion"]["labels"][0]["label"] == "happy"
     assert "happy" in page.locator("[data-testid=faces-result]").inner_text()
 
@@ -213,7 +224,7 @@ def test_demo_shows_plain_errors_for_a_non_image_and_a_huge_file(page, site, tmp
 
 def test_demo_pages_run_every_model_on_wasm_threads(page, site, tmp_path):
     results = check_demo_pages(page, site.url, "sw=off", tmp_path)
-    assert {r["backend"] for r in results.values()} == {"wasm"}
+    assert {n: r["backend"] for n, r in results.items()} == demo_auto_backends(site.url)
     assert page.locator('[data-status="text-embedder"] [data-field="runs on"]').inner_text() == "WASM, 2 threads"
 
 

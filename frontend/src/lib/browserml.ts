@@ -8,7 +8,8 @@
  *
  * `loadModel` reads the model's manifest from the host, picks a backend for this
  * device (WebGPU with a real adapter, else WASM with threads when the page is
- * cross-origin isolated, else the server), downloads the recommended variant
+ * cross-origin isolated, or TensorFlow.js WASM where it costs less, e.g. a small
+ * model's first visit; else the server), downloads the recommended variant
  * with progress, verifies its sha256, caches it, and creates the session in a
  * Web Worker. Any failure moves to the next backend; `model.backend` and
  * `model.fallbackReason` say what happened. `backend: "tfjs-wasm" | "tfjs-webgl" |
@@ -34,6 +35,7 @@ import {
   type AnyVariant,
   type BackendChoice,
   type Candidate,
+  type EngineWarmth,
   isTfjsBackend,
   MAX_THREADS,
   planBackends,
@@ -91,7 +93,8 @@ export function flushTelemetry(): Promise<void> {
  */
 export interface LoadOptions {
   /**
-   * "auto" (default), "webgpu", "wasm" or "server" (`BACKEND_CHOICES`), or "tfjs-wasm", "tfjs-webgl",
+   * "auto" (default; it may choose TF.js WASM where that costs less, runtime/backends.ts
+   * `preferCheaperEngine`), "webgpu", "wasm" or "server" (`BACKEND_CHOICES`), or "tfjs-wasm", "tfjs-webgl",
    * "tfjs-webgpu": TensorFlow.js with that backend runs the version's TF.js graph-model variant (an
    * `OptionError` names what exists when none passed its gates there).
    */
@@ -317,6 +320,27 @@ function workerFor(candidate: Candidate, host: string): Promise<Comlink.Remote<W
     remote.catch(() => workers.delete(key));
   }
   return remote;
+}
+
+/** The wasm file each engine's WASM worker starts with (the service worker caches /ort/ and /tfjs/). */
+const ENGINE_WASM = { ort: "/ort/ort-wasm-simd-threaded.wasm", tfjs: "/tfjs/tfjs-backend-wasm-simd.wasm" } as const;
+
+/**
+ * Which engines' WASM runtimes are already here, for "auto" to price them (`preferCheaperEngine`):
+ * this page runs a worker of it, or its wasm is in Cache Storage (the service worker's precache, or
+ * its cache of a TF.js visit).
+ */
+async function engineWarmth(host: string): Promise<EngineWarmth> {
+  const running = [...workers.keys()];
+  const cached = async (path: string): Promise<boolean> => {
+    if (typeof caches === "undefined") return false;
+    return Boolean(await caches.match(host + path).catch(() => undefined));
+  };
+  const [ort, tfjs] = await Promise.all([
+    running.some((key) => key.startsWith("wasm:")) || cached(ENGINE_WASM.ort),
+    running.some((key) => key.startsWith("tfjs-wasm:")) || cached(ENGINE_WASM.tfjs),
+  ]);
+  return { ort, tfjs };
 }
 
 /**
@@ -668,13 +692,14 @@ export async function loadModel<T extends TaskName = TaskName>(
   // manifest fails first, its rejection is not left unhandled).
   const probing = probeDevice();
   probing.catch(() => undefined);
+  const warming = engineWarmth(host); // never rejects
   const manifest = await fetchManifest(host, name);
   if (options.task !== undefined && manifest.task !== options.task) {
     throw new InputError(`${name} is a model for ${manifest.task}, not for ${options.task}`);
   }
   const switchedOff = killSwitch(manifest);
   const device = await probing;
-  const plan = planBackends(manifest as Manifest, device, options.backend ?? "auto", options.variant, options.threads);
+  const plan = planBackends(manifest as Manifest, device, options.backend ?? "auto", options.variant, options.threads, await warming);
   const reasons = [...plan.skipped];
   const telemetry = telemetryFor(options.telemetry); // telemetry: null when off
   const source = { host, model: manifest.name }; // telemetry

@@ -7,7 +7,9 @@
  * and any failure while loading or running moves to the next one.
  *
  * A tfjs backend asked for (or a TF.js graph-model variant) is planned by `planTfjs`: TensorFlow.js
- * runs the version's TF.js variant; "auto" alone plans ONNX Runtime only.
+ * runs the version's TF.js variant. "auto" alone plans ONNX Runtime, and puts TF.js WASM first
+ * where it costs less (`preferCheaperEngine`: the first visit of a small model, whose ORT wasm
+ * download dominates).
  */
 
 import type { Backend as ManifestBackend, Manifest, Variant, Verdict } from "../tasks/types.js";
@@ -226,7 +228,8 @@ function instead(
  * for), a forced "wasm" without WebAssembly to the server (unless a variant was asked for).
  * `threadsOverride` (the `threads` option) replaces `wasmThreads` on the WASM candidate; it is an
  * `OptionError` with backend "server" or "webgpu", for a server-only model, and above 1 on a page
- * that is not cross-origin isolated.
+ * that is not cross-origin isolated. With "auto" and neither a variant nor threads asked for,
+ * `preferCheaperEngine` may put TF.js WASM first (`warm`: which engines are already here).
  */
 export function planBackends(
   manifest: Manifest,
@@ -234,6 +237,7 @@ export function planBackends(
   choice: BackendChoice = "auto",
   variantOverride?: string,
   threadsOverride?: number,
+  warm: EngineWarmth = FIRST_VISIT,
 ): Plan {
   const asked = variantOverride !== undefined;
   if (asked && !manifest.variants.some((v) => v.file === variantOverride)) {
@@ -326,7 +330,116 @@ export function planBackends(
     );
   }
   candidates.push(server);
-  return { candidates, skipped };
+  const plan = { candidates, skipped };
+  return choice === "auto" && !asked && threadsOverride === undefined ? preferCheaperEngine(manifest, device, plan, warm) : plan;
+}
+
+/**
+ * Bytes a cold page downloads to start each engine on WASM, as the host sends them (brotli),
+ * beyond what every page loads anyway (the page, the library, lib/worker.js, the task code):
+ * - ONNX Runtime Web: assets/ort.wasm.min-*.js + ort/ort-wasm-simd-threaded.mjs + .wasm
+ *   (13,776 + 8,009 + 2,355,011 bytes);
+ * - TensorFlow.js WASM: assets/tfjs/tfjs-*.js (runtime/tfjs.ts, tfjs-core, -converter) + its wasm
+ *   backend's chunk and what it imports (3 chunks) + tfjs/tfjs-backend-wasm-simd.wasm
+ *   (47,245 + 26,061 + 25,985 + 11,410 + 106,504 bytes).
+ * Measured from frontend/dist's .br files (npm run build, 2026-11-26); Chromium's cold-start bench
+ * (bench/bench_tfjs.py) saw 2.66 and 0.37 MB in all for emotion, model and page included.
+ * tests/browser/test_browser_tfjs.py fails when the build drifts more than 15% from these.
+ */
+export const ORT_WASM_RUNTIME_BYTES = 2_377_000;
+export const TFJS_WASM_RUNTIME_BYTES = 217_000;
+/** The conversion's WASM cost model (convert/gates.py `wasm_cost_ms`): 10 Mbit/s, 100 runs. */
+export const BANDWIDTH_BYTES_PER_MS = 10e6 / 8 / 1000;
+export const COST_RUNS = 100;
+/**
+ * TF.js goes before ONNX Runtime only when it saves at least this share of the cost. The latencies
+ * are the conversion's, measured in Node, and Chromium orders them differently within about 1.2x
+ * (emotion: ORT 2.41 vs TF.js 1.56 ms in Node, 1.46 vs 1.73 ms in Chromium, bench/bench_tfjs.py):
+ * a smaller saving is inside that error, and ORT stays (the engine the server runs too).
+ */
+export const ENGINE_SWITCH_SAVING = 0.2;
+
+/**
+ * Whether an engine's runtime is already here (nothing to download to start it): the page runs a
+ * worker of it, or its wasm is in Cache Storage (the service worker's cache).
+ */
+export interface EngineWarmth {
+  ort: boolean;
+  tfjs: boolean;
+}
+export const FIRST_VISIT: EngineWarmth = { ort: false, tfjs: false };
+
+/** What running a variant on an engine costs: its download (the runtime's too, unless warm) and 100 runs. */
+export interface EngineCost {
+  /** Bytes to download: the variant's, plus the engine's runtime when it is not warm. */
+  bytes: number;
+  latencyMs: number;
+  costMs: number;
+}
+
+/**
+ * The cost of `variant` on an engine, as convert/gates.py prices the WASM pick (`bytes / 10 Mbit/s
+ * + 100 runs x its measured latency`), plus the engine's own download when it is not warm. Null
+ * when the conversion measured no latency for it on that engine.
+ */
+export function engineCost(variant: Variant, evaluation: "wasm" | "tfjs-wasm", runtimeBytes: number, warm: boolean): EngineCost | null {
+  const latencyMs = variant.evaluations[evaluation]?.latency_ms?.threads_1;
+  if (typeof latencyMs !== "number" || !(latencyMs > 0)) return null;
+  const bytes = variant.bytes + (warm ? 0 : runtimeBytes);
+  return { bytes, latencyMs, costMs: bytes / BANDWIDTH_BYTES_PER_MS + COST_RUNS * latencyMs };
+}
+
+function costWords(name: string, cost: EngineCost): string {
+  const ms = Math.round(cost.costMs).toLocaleString("en-US");
+  return `${name} ${(cost.bytes / 1e6).toFixed(2)} MB + ${COST_RUNS} runs × ${cost.latencyMs} ms ≈ ${ms} ms`;
+}
+
+function warmthWords(warm: EngineWarmth): string {
+  if (warm.ort && warm.tfjs) return "both runtimes already here";
+  if (warm.ort) return "ONNX Runtime Web already here";
+  if (warm.tfjs) return "TensorFlow.js already here";
+  return "first visit";
+}
+
+/**
+ * "auto" with no variant asked for: when the ONNX plan starts with WASM (no WebGPU) and the
+ * manifest recommends a TF.js variant for tfjs-wasm that passed, fits the client budget and the
+ * device's memory, the engine that costs less (`engineCost`: ORT Web's runtime download against
+ * TF.js's, unless `warm`, the variants' bytes, and 100 runs at each one's latency measured by the
+ * conversion) goes first; the rest of the ONNX plan (WASM, then the server) stays after it, so a
+ * TF.js load failure moves on to ORT, visibly. The first candidate's reason gives both costs.
+ */
+export function preferCheaperEngine(manifest: Manifest, device: Device, plan: Plan, warm: EngineWarmth): Plan {
+  const first = plan.candidates[0];
+  if (!first || first.backend !== "wasm" || !device.wasm || manifest.client.server_only) return plan;
+  const file = (manifest.recommended as Partial<Record<RuntimeBackend, string | null>>)["tfjs-wasm"];
+  const tfjsVariant = tfjsPassed(manifest, "tfjs-wasm").find((v) => v.file === file);
+  const ortVariant = manifest.variants.find((v) => v.file === first.variant);
+  if (!tfjsVariant || !ortVariant || overBudget(manifest, tfjsVariant) !== null || memoryShort(manifest, tfjsVariant, device) !== null) {
+    return plan;
+  }
+  const ort = engineCost(ortVariant, "wasm", ORT_WASM_RUNTIME_BYTES, warm.ort);
+  const tfjs = engineCost(tfjsVariant, "tfjs-wasm", TFJS_WASM_RUNTIME_BYTES, warm.tfjs);
+  if (!ort || !tfjs) return plan;
+  const when = `${warmthWords(warm)}, 10 Mbit/s`;
+  const ortWords = costWords(`ONNX Runtime Web (${ortVariant.file})`, ort);
+  const tfjsWords = costWords(`TensorFlow.js WASM (${tfjsVariant.file})`, tfjs);
+  if (tfjs.costMs > (1 - ENGINE_SWITCH_SAVING) * ort.costMs) {
+    const saving = 1 - tfjs.costMs / ort.costMs;
+    const verdict =
+      saving > 0
+        ? `TF.js would save only ${Math.round(100 * saving)}%, under the ${100 * ENGINE_SWITCH_SAVING}% it takes to switch engines`
+        : "cheaper here than TF.js";
+    const candidates = [{ ...first, reason: `${first.reason}; ${verdict} (${when}): ${ortWords} vs ${tfjsWords}` }];
+    return { ...plan, candidates: [...candidates, ...plan.candidates.slice(1)] };
+  }
+  const candidate: Candidate = {
+    backend: "tfjs-wasm",
+    variant: tfjsVariant.file,
+    threads: 1,
+    reason: `TensorFlow.js WASM with 1 thread: cheaper here (${when}): ${tfjsWords} vs ${ortWords}`,
+  };
+  return { ...plan, candidates: [candidate, ...plan.candidates] };
 }
 
 /** The TF.js variants of `manifest` that passed their gates on `backend`, in manifest order. */

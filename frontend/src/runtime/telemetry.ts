@@ -137,8 +137,9 @@ const PREFERENCE: readonly Backend[] = ["webgpu", "wasm", "tfjs-webgpu", "tfjs-w
  * Which browser backends the plan passed over before `used`, each with its reason in words.
  * `planBackends` writes one skipped reason per backend it considered and could not use, in
  * preference order (webgpu, then wasm; a TF.js plan: the tfjs backend asked for, or with a TF.js
- * variant on "auto" tfjs-webgpu, then tfjs-wasm); a server-only model passes over every one for the
- * same reason. Backends after `used` are not fallbacks and are left out.
+ * variant on "auto" tfjs-webgpu, then tfjs-wasm; "auto" with TF.js WASM put first for its cost: the
+ * ONNX plan's, webgpu then wasm); a server-only model passes over every one for the same reason.
+ * Backends after `used` are not fallbacks and are left out.
  */
 export function planFallbacks(
   choice: BackendChoice,
@@ -146,7 +147,8 @@ export function planFallbacks(
   candidates: readonly string[],
   skipped: readonly string[],
 ): Array<{ from: BrowserBackend; text: string }> {
-  const tfjsPlan = [used, ...candidates].some((b) => b.startsWith("tfjs-"));
+  const all = [used, ...candidates];
+  const tfjsPlan = all.some((b) => b.startsWith("tfjs-")) && !all.some((b) => b === "wasm" || b === "webgpu");
   const considered: BrowserBackend[] =
     choice === "wasm" || choice.startsWith("tfjs-")
       ? [choice as BrowserBackend]

@@ -6,7 +6,14 @@
 
 import { describe, expect, it } from "vitest";
 
-import { isTfjsVariant, planBackends } from "../../src/runtime/backends.js";
+import {
+  BANDWIDTH_BYTES_PER_MS,
+  COST_RUNS,
+  isTfjsVariant,
+  ORT_WASM_RUNTIME_BYTES,
+  planBackends,
+  TFJS_WASM_RUNTIME_BYTES,
+} from "../../src/runtime/backends.js";
 import type { Device } from "../../src/runtime/device.js";
 import { OptionError } from "../../src/runtime/options.js";
 import { planFallbacks, reasonKind } from "../../src/runtime/telemetry.js";
@@ -165,5 +172,117 @@ describe("telemetry of a TF.js plan", () => {
     expect(reasonKind("tfjs-webgl failed while running (Error: lost context); the server answers")).toBe("run_failed");
     // The first choice ran: nothing passed over.
     expect(planFallbacks("tfjs-wasm", "tfjs-wasm", ["tfjs-wasm", "server"], [])).toEqual([]);
+  });
+});
+
+/**
+ * "auto" prices both engines (`preferCheaperEngine`): emotion's numbers of version 5 (model.onnx,
+ * 229,401 bytes, 2.41 ms on ORT Web's WASM in Node; model.tfjs-uint8.json, 94,583 bytes, 1.562 ms
+ * on TF.js's WASM in Node).
+ */
+describe("auto: the cheaper engine first", () => {
+  function priced(ortMs = 2.41, tfjsMs = 1.562, over: Partial<Manifest["client"]> = {}): Manifest {
+    const onnx = variant("model.onnx", "fp32", 229_401);
+    onnx.evaluations = { ...onnx.evaluations, wasm: { runtime: "ort", metrics: {}, latency_ms: { threads_1: ortMs } } };
+    const uint8 = tfjs("model.tfjs-uint8.json", "uint8");
+    uint8.bytes = 94_583;
+    uint8.evaluations = { "tfjs-wasm": { runtime: "tfjs", metrics: {}, latency_ms: { threads_1: tfjsMs } } };
+    const m = manifest([tfjs("model.tfjs.json", "fp32"), uint8], { "tfjs-wasm": "model.tfjs-uint8.json" });
+    m.variants[0] = onnx;
+    m.client = { ...m.client, ...over };
+    return m;
+  }
+  const cost = (bytes: number, ms: number) => Math.round(bytes / BANDWIDTH_BYTES_PER_MS + COST_RUNS * ms).toLocaleString("en-US");
+  const order = (plan: { candidates: Array<{ backend: string; variant: string | null }> }) =>
+    plan.candidates.map((c) => [c.backend, c.variant]);
+
+  it("puts TF.js WASM first on a first visit, ORT and the server after it, and says why with both costs", () => {
+    const plan = planBackends(priced(), device(), "auto");
+    expect(order(plan)).toEqual([["tfjs-wasm", "model.tfjs-uint8.json"], ["wasm", "model.onnx"], ["server", null]]);
+    expect(plan.candidates[0]!.threads).toBe(1);
+    const tfjsMs = cost(TFJS_WASM_RUNTIME_BYTES + 94_583, 1.562);
+    const ortMs = cost(ORT_WASM_RUNTIME_BYTES + 229_401, 2.41);
+    expect(tfjsMs).toBe("405");
+    expect(ortMs).toBe("2,326");
+    expect(plan.candidates[0]!.reason).toBe(
+      "TensorFlow.js WASM with 1 thread: cheaper here (first visit, 10 Mbit/s): " +
+        `TensorFlow.js WASM (model.tfjs-uint8.json) 0.31 MB + 100 runs × 1.562 ms ≈ ${tfjsMs} ms vs ` +
+        `ONNX Runtime Web (model.onnx) 2.61 MB + 100 runs × 2.41 ms ≈ ${ortMs} ms`,
+    );
+    expect(plan.skipped).toEqual(["WebGPU unavailable: no adapter"]);
+    // Its telemetry: WebGPU passed over (the ONNX plan's), nothing else; TF.js failing, ORT took over.
+    const backends = plan.candidates.map((c) => c.backend);
+    expect(planFallbacks("auto", "tfjs-wasm", backends, plan.skipped)).toEqual([{ from: "webgpu", text: "WebGPU unavailable: no adapter" }]);
+    expect(planFallbacks("auto", "wasm", backends, plan.skipped)).toEqual([{ from: "webgpu", text: "WebGPU unavailable: no adapter" }]);
+  });
+
+  it("follows the cost when an engine is already here", () => {
+    // ORT warm: its 2.4 MB runtime is free; with emotion's numbers TF.js costs 405 vs 424 ms, a 4%
+    // saving, under the 20% it takes to switch engines (Node's latencies are that uncertain): ORT.
+    const ortWarm = planBackends(priced(), device(), "auto", undefined, undefined, { ort: true, tfjs: false });
+    expect(order(ortWarm)).toEqual([["wasm", "model.onnx"], ["server", null]]);
+    expect(ortWarm.candidates[0]!.reason).toContain(
+      "; TF.js would save only 4%, under the 20% it takes to switch engines (ONNX Runtime Web already here, 10 Mbit/s): ",
+    );
+    expect(ortWarm.candidates[0]!.reason).toContain(`≈ ${cost(229_401, 2.41)} ms`);
+    // A saving of 20% or more switches: ORT warm but slower per run (3.5 ms: 424 -> 534 ms; TF.js 405).
+    expect(planBackends(priced(3.5), device(), "auto", undefined, undefined, { ort: true, tfjs: false }).candidates[0]!.backend)
+      .toBe("tfjs-wasm");
+    // ORT warm and faster per run (1 ms): ORT first, and its reason says TF.js was priced too.
+    const cheaper = planBackends(priced(1), device(), "auto", undefined, undefined, { ort: true, tfjs: false });
+    expect(order(cheaper)).toEqual([["wasm", "model.onnx"], ["server", null]]);
+    expect(cheaper.candidates[0]!.reason).toBe(
+      "WASM with 1 thread (model.onnx is 0.2 MB: a small model, which more threads do not speed up); " +
+        "cheaper here than TF.js (ONNX Runtime Web already here, 10 Mbit/s): " +
+        `ONNX Runtime Web (model.onnx) 0.23 MB + 100 runs × 1 ms ≈ ${cost(229_401, 1)} ms vs ` +
+        `TensorFlow.js WASM (model.tfjs-uint8.json) 0.31 MB + 100 runs × 1.562 ms ≈ ${cost(TFJS_WASM_RUNTIME_BYTES + 94_583, 1.562)} ms`,
+    );
+    // The same numbers cold: ORT's download outweighs its faster runs.
+    expect(planBackends(priced(1), device(), "auto").candidates[0]!.backend).toBe("tfjs-wasm");
+    // Both here: only the variants and the runs count (0.09 MB + 156 ms = 232 against 0.23 MB + 241 ms = 424).
+    const both = planBackends(priced(), device(), "auto", undefined, undefined, { ort: true, tfjs: true });
+    expect(both.candidates[0]!.backend).toBe("tfjs-wasm");
+    expect(both.candidates[0]!.reason).toContain("(both runtimes already here, 10 Mbit/s)");
+    // ... and with ORT at 1 ms (284 ms), TF.js (232 ms) saves 18%: not enough to switch.
+    expect(planBackends(priced(1), device(), "auto", undefined, undefined, { ort: true, tfjs: true }).candidates[0]!.backend)
+      .toBe("wasm");
+    expect(planBackends(priced(0.3), device(), "auto", undefined, undefined, { ort: true, tfjs: true }).candidates[0]!.backend).toBe("wasm");
+  });
+
+  it("never applies when a backend, a variant or threads are asked for", () => {
+    const m = priced();
+    expect(order(planBackends(m, device(), "wasm"))).toEqual([["wasm", "model.onnx"], ["server", null]]);
+    expect(order(planBackends(m, device(), "auto", "model.onnx"))).toEqual([["wasm", "model.onnx"], ["server", null]]);
+    expect(planBackends(m, device(), "auto", undefined, 1).candidates[0]!.backend).toBe("wasm");
+    expect(planBackends(m, device(), "webgpu").candidates.map((c) => c.backend)).toEqual(["wasm", "server"]);
+    expect(planBackends(m, device(), "server").candidates.map((c) => c.backend)).toEqual(["server"]);
+  });
+
+  it("never puts TF.js before WebGPU, nor plans it for a server-only model or without WebAssembly", () => {
+    const gpu = planBackends(priced(), device({}, { available: true, shaderF16: true, description: "test GPU" }), "auto");
+    expect(gpu.candidates.map((c) => c.backend)).toEqual(["webgpu", "wasm", "server"]);
+    expect(gpu.candidates[0]!.reason).toBe("WebGPU on test GPU");
+    const serverOnly = planBackends(priced(2.41, 1.562, { server_only: true }), device(), "auto");
+    expect(serverOnly.candidates.map((c) => c.backend)).toEqual(["server"]);
+    expect(planBackends(priced(), device({ wasm: false }), "auto").candidates.map((c) => c.backend)).toEqual(["server"]);
+  });
+
+  it("never plans a TF.js variant that did not pass, is over the budget, or was not measured", () => {
+    const failed = priced();
+    const uint8 = failed.variants.find((v) => v.file === "model.tfjs-uint8.json")!;
+    uint8.gates = { ...uint8.gates, "tfjs-wasm": { passed: false, reasons: ["too far from the source"] } } as Variant["gates"];
+    expect(planBackends(failed, device(), "auto").candidates[0]!.backend).toBe("wasm");
+    const none = priced();
+    (none.recommended as unknown as Record<string, string | null>)["tfjs-wasm"] = null;
+    expect(planBackends(none, device(), "auto").candidates[0]!.backend).toBe("wasm");
+    expect(planBackends(ONNX_ONLY, device(), "auto").candidates[0]!.backend).toBe("wasm");
+    const tight = priced(2.41, 1.562, { max_client_bytes: 94_000 });
+    tight.variants[0]!.bytes = 90_000; // the ONNX variant fits, the TF.js one does not
+    expect(planBackends(tight, device(), "auto").candidates[0]!.backend).toBe("wasm");
+    const unmeasured = priced();
+    unmeasured.variants.find((v) => v.file === "model.tfjs-uint8.json")!.evaluations = {
+      "tfjs-wasm": { runtime: "tfjs", metrics: {}, latency_ms: {} },
+    } as Variant["evaluations"];
+    expect(planBackends(unmeasured, device(), "auto").candidates[0]!.backend).toBe("wasm");
   });
 });
