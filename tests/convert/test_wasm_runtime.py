@@ -42,3 +42,14 @@ def test_a_missing_install_says_how_to_fix_it(tmp_path, monkeypatch):
     monkeypatch.setattr(wasm_runtime, "PACKAGE", tmp_path / "nope" / "package.json")
     with pytest.raises(ConversionError, match=r"make frontend"):
         wasm_runtime.run_wasm(tmp_path / "add.onnx", [], ["y"])
+
+
+def test_many_samples_run_in_two_processes_in_order_and_the_latency_alone(tmp_path):
+    """From PARALLEL_SAMPLES samples on the outputs come from two Node processes: same outputs, same order."""
+    _add_one(tmp_path / "add.onnx")
+    count = wasm_runtime.PARALLEL_SAMPLES + 1  # an odd count: the halves differ by one
+    samples = [{"x": np.full(2, n, dtype=np.float32)} for n in range(count)]
+    run = wasm_runtime.run_wasm(tmp_path / "add.onnx", samples, ["y"], latency_sample=count - 1, repeats=5)
+    assert [o[0].tolist() for o in run.outputs] == [[n + 1.0, n + 1.0] for n in range(count)]
+    assert run.latency_ms is not None and run.latency_ms >= 0
+    assert run.runtime["package"] == "onnxruntime-web"
