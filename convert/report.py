@@ -122,7 +122,7 @@ def _plot(manifest: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     variants = manifest["variants"]
-    names = [f"tfjs {v['precision']}" if v.get("format") == "tfjs-graph" else v["precision"] for v in variants]
+    names = [f"tfjs\n{v['precision']}" if v.get("format") == "tfjs-graph" else v["precision"] for v in variants]
     colours = ["#2e7d32" if passes_in_browser(v) else "#c62828" for v in variants]
     headline = _headline_metric(manifest)
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
