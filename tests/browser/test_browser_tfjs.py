@@ -134,6 +134,11 @@ def test_tfjs_wasm_agrees_with_the_server_and_works_offline_on_the_second_visit(
             assert (info["backend"], info["variant"], info["threads"]) == ("tfjs-wasm", variant["file"], 1), info
             assert info["fallbackReason"] is None and "tfjs#8513" in info["reason"]
             assert (result["backend"], result["variant"]) == ("tfjs-wasm", variant["file"])
+            # Progress ends at each file's own size: model.json, then every shard (a progress bar reaches 100%).
+            sizes = {variant["file"]: variant["bytes"] - sum(s["bytes"] for s in variant["shards"]),
+                     **{s["file"]: s["bytes"] for s in variant["shards"]}}
+            last = {p["file"]: p for p in info["progress"] if p["file"] in sizes}
+            assert {f: (p["loaded"], p["total"]) for f, p in last.items()} == {f: (n, n) for f, n in sizes.items()}
             jsonschema.validate(result, manifest["response"])  # the same result shape as every backend
             assert_agrees(result, want, f"{name} {variant['file']}", tolerance(manifest, variant))
             online[name, variant["file"]] = result

@@ -636,6 +636,12 @@ function artifactRef(host: string, file: string, entry: { url: string | null; sh
   return { file, url: host + entry.url, sha256: entry.sha256, bytes: entry.bytes };
 }
 
+/** The bytes of a variant's weight shards (a TF.js graph model's; 0 for an ONNX file). */
+function shardBytes(variant: Variant): number {
+  const shards = (variant as AnyVariant).shards as Shard[] | undefined;
+  return (shards ?? []).reduce((sum, shard) => sum + shard.bytes, 0);
+}
+
 /** A TF.js variant's weight files, each with its sha256: served beside its model.json (same folder). */
 function shardRefs(host: string, variant: Variant & { url: string | null }): ArtifactRef[] {
   const shards = (variant as AnyVariant).shards as Array<Shard & { url?: string | null }> | undefined;
@@ -749,7 +755,8 @@ export async function loadModel<T extends TaskName = TaskName>(
       const request = {
         key: `${manifest.name}/${manifest.version}/${candidate.variant}`,
         manifest: manifest as unknown as Manifest,
-        model: artifactRef(host, variant.file, variant),
+        // A TF.js variant's `bytes` counts its shards too (the download); model.json's own size is the rest.
+        model: artifactRef(host, variant.file, { ...variant, bytes: variant.bytes - shardBytes(variant) }),
         assets,
         shards: isTfjsBackend(candidate.backend) ? shardRefs(host, variant) : undefined,
       };
