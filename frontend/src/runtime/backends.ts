@@ -8,7 +8,7 @@
  *
  * A tfjs backend asked for (or a TF.js graph-model variant) is planned by `planTfjs`: TensorFlow.js
  * runs the version's TF.js variant. "auto" alone plans ONNX Runtime, and puts TF.js WASM first
- * where it costs less (`preferCheaperEngine`: the first visit of a small model, whose ORT wasm
+ * where it costs at least 20% less (`preferCheaperEngine`: the first visit of a small model, whose ORT wasm
  * download dominates).
  */
 
