@@ -8,7 +8,8 @@ gates are never served.
 
 JSON artifacts (a TF.js graph model's model.json, a tokenizer) are text that gzip shrinks 2-10x:
 they are sent gzip-compressed when the request accepts it, as their own representation (ETag
-``<sha256>-gzip``, ``Vary: Accept-Encoding``); the browser checks the sha256 of the decoded bytes.
+``<sha256>-gzip``); ``Vary: Accept-Encoding`` on both. The browser checks the sha256 of the
+decoded bytes.
 """
 
 from __future__ import annotations
@@ -52,18 +53,13 @@ def artifact(name: str, version: str, file: str) -> Response:
         raise ApiError(503, f"{file} of {name} v{model.version} changed on disk since the host started and is not "
                             "served; the operator must restore it or convert the model again.")
     suffix = "." + file.rsplit(".", 1)[-1] if "." in file else ""
-    if suffix in COMPRESSIBLE and item.kind in ("weights", "asset"):
-        response = Response()
+    compressible = suffix in COMPRESSIBLE and item.kind in ("weights", "asset")
+    if compressible and request.accept_encodings["gzip"] > 0:
+        response = Response(_gzipped(str(item.path), item.sha256), mimetype=MIME_TYPES[suffix])
+        response.headers["Content-Encoding"] = "gzip"
         response.headers["Vary"] = "Accept-Encoding"  # a shared cache must not hand gzip to the next client
-        if request.accept_encodings["gzip"] > 0:
-            response.set_data(_gzipped(str(item.path), item.sha256))
-            response.headers["Content-Encoding"] = "gzip"
-            response.set_etag(f"{item.sha256}-gzip")
-        else:
-            response.set_data(item.path.read_bytes())
-            response.set_etag(item.sha256)
-        response.mimetype = MIME_TYPES[suffix]
         response.headers["Cache-Control"] = IMMUTABLE
+        response.set_etag(f"{item.sha256}-gzip")
         return response.make_conditional(request)
     response = send_file(
         item.path,
@@ -73,6 +69,8 @@ def artifact(name: str, version: str, file: str) -> Response:
         max_age=31536000,
     )
     response.headers["Cache-Control"] = IMMUTABLE
+    if compressible:
+        response.headers["Vary"] = "Accept-Encoding"
     return response
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,10 +37,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_browser import BLANK, INPUT_JS, bench_app, load_average  # noqa: E402
+from bench_browser import BLANK, INPUT_JS, bench_app, load_average, median  # noqa: E402
 
 from app.registry import Registry  # noqa: E402
 from contract.native_runtime import cpu  # noqa: E402
+from convert.evaluate import box_iou  # noqa: E402
 from harness.browser import catalog_samples  # noqa: E402
 from harness.catalog import MODELS  # noqa: E402
 from harness.chromium import CHROMIUM, CHROMIUM_FLAGS  # noqa: E402
@@ -101,17 +101,6 @@ async ({side, name, input}) => {
 """ % INPUT_JS
 
 
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
-def iou(a: list[float], b: list[float]) -> float:
-    ax2, ay2, bx2, by2 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
-    inter = max(0.0, min(ax2, bx2) - max(a[0], b[0])) * max(0.0, min(ay2, by2) - max(a[1], b[1]))
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
-
-
 def agree(ours: dict[str, Any], theirs: dict[str, Any]) -> str:
     """"yes ..." when two answers are the same for a user, else "NO ..."."""
     if "labels" in ours:
@@ -121,7 +110,7 @@ def agree(ours: dict[str, Any], theirs: dict[str, Any]) -> str:
     faces_a, faces_b = ours["faces"], theirs["faces"]
     if len(faces_a) != len(faces_b):
         return f"NO ({len(faces_a)} / {len(faces_b)} faces)"
-    worst = min((max(iou(f["box"], g["box"]) for g in faces_b) for f in faces_a), default=1.0)
+    worst = min((max(box_iou(f["box"], g["box"]) for g in faces_b) for f in faces_a), default=1.0)
     return f"{'yes' if worst >= 0.9 else 'NO'} ({len(faces_a)} face(s), box IoU >= {worst:.3f})"
 
 

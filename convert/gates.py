@@ -81,11 +81,14 @@ def recommend(variants: list[dict[str, Any]], client: Mapping[str, Any]) -> dict
     budget = client.get("max_client_bytes", 0)
     prefer = client.get("prefer", {})
     chosen: dict[str, str | None] = {}
+
+    def servable(backend: str) -> list[dict[str, Any]]:
+        """The variants a browser may load on ``backend``: passed there, not server-only, within budget."""
+        return [v for v in variants
+                if passes(v, backend) and not client.get("server_only") and (not budget or v["bytes"] <= budget)]
+
     for backend in ("webgpu", "wasm"):
-        fits = [
-            v for v in variants
-            if passes(v, backend) and not client.get("server_only") and (not budget or v["bytes"] <= budget)
-        ]
+        fits = servable(backend)
         if backend in prefer:
             order = tuple(prefer[backend])
             fits.sort(
@@ -98,11 +101,9 @@ def recommend(variants: list[dict[str, Any]], client: Mapping[str, Any]) -> dict
         chosen[backend] = fits[0]["file"] if fits else None
     ranked = server_preference(variants)
     chosen["server"] = ranked[0]["file"] if ranked else None
-    tfjs = [v for v in variants if v.get("format") == "tfjs-graph"]
-    if tfjs:  # TF.js graph models: the same cost on TF.js's wasm backend; WebGL and WebGPU take that pick
-        fits = [v for v in tfjs if passes(v, "tfjs-wasm") and not client.get("server_only")
-                and (not budget or v["bytes"] <= budget)]
-        fits.sort(key=lambda v: (wasm_cost_ms(v, "tfjs-wasm"), v["bytes"]))
+    if any(v.get("format") == "tfjs-graph" for v in variants):
+        # TF.js graph models: the same cost on TF.js's wasm backend; WebGL and WebGPU take that pick.
+        fits = sorted(servable("tfjs-wasm"), key=lambda v: (wasm_cost_ms(v, "tfjs-wasm"), v["bytes"]))
         for backend in TFJS_BACKENDS:
             chosen[backend] = next((v["file"] for v in fits if passes(v, backend)), None)
     return chosen

@@ -16,7 +16,6 @@ to graph nodes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -27,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from contract.integrity import sha256_file
 from convert import wasm_runtime
 from convert.errors import ConversionError
 from convert.progress import Progress
@@ -61,8 +61,8 @@ def _check_installed() -> None:
 
 def fingerprint_lines() -> list[str]:
     """What the TF.js bytes and verdicts depend on: the converter venv's lock and the TF.js runtime."""
-    lines = [f"tfjs-lock {hashlib.sha256(LOCK.read_bytes()).hexdigest()}\n",
-             f"tfjs-export {hashlib.sha256(EXPORT_SCRIPT.read_bytes()).hexdigest()}\n"]
+    lines = [f"tfjs-lock {sha256_file(LOCK)}\n",
+             f"tfjs-export {sha256_file(EXPORT_SCRIPT)}\n"]
     for package in TFJS_PACKAGES:
         meta = wasm_runtime.FRONTEND / "node_modules" / package / "package.json"
         version = json.loads(meta.read_text())["version"] if meta.is_file() else "missing"
@@ -115,8 +115,7 @@ def _flatten(folder: Path, stem: str, work: Path) -> Path:
 
 
 def _file_entry(path: Path) -> dict[str, Any]:
-    data = path.read_bytes()
-    return {"file": path.name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    return {"file": path.name, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
 
 
 def entry(
